@@ -1,0 +1,1 @@
+"""Package data mapped from rules/ and reports/templates/ (see setup.py)."""

@@ -1,0 +1,1 @@
+"""Effective access: who can read, write, delete or administer each sensitive asset, and why."""

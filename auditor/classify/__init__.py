@@ -1,0 +1,1 @@
+"""Which assets are training data or model weights."""

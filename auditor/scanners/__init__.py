@@ -1,0 +1,1 @@
+"""Scanners: the only code that calls cloud APIs."""
