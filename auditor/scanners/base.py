@@ -28,6 +28,8 @@ class ScanSettings:
     """Provider-neutral scan settings from the profile's [scan] table."""
 
     object_sample_size: int = 50
+    # object ACLs are read for this many of the sampled objects (each is one API call)
+    object_acl_sample_size: int = 10
     max_workers: int = 8
     extra: dict[str, Any] = field(default_factory=dict)
 

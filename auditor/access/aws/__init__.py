@@ -1,0 +1,1 @@
+"""AWS effective access: policy evaluation, the principal graph, S3 and KMS specifics."""
