@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-AccessClass = Literal["read", "write", "delete", "admin"]
-ACCESS_CLASSES: tuple[AccessClass, ...] = ("read", "write", "delete", "admin")
+AccessClass = str  # "read", "write", "delete", "admin", or a concrete action for ad-hoc queries
+ACCESS_CLASSES: tuple[str, ...] = ("read", "write", "delete", "admin")
 PrincipalKind = Literal["user", "role", "group", "external-account", "service", "public",
                         "service-account", "domain"]
 Decision = Literal["allow", "conditional"]
