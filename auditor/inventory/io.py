@@ -83,7 +83,7 @@ class _Reader:
         return InputError(message, source=self.source, location=where)
 
     def require(self, value: Any, kind: type | tuple[type, ...], where: str) -> Any:
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             name = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             raise self.fail(f"expected {name}, found {type(value).__name__}", where)
         return value

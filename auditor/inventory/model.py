@@ -69,13 +69,18 @@ class Inventory:
     scopes: list[Scope] = field(default_factory=list)
     _index: dict[str, Resource] | None = field(default=None, repr=False, compare=False)
 
-    def add(self, items: Iterable[Resource | CollectionError]) -> None:
+    def add(self, items: Iterable[Resource | CollectionError | Scope]) -> None:
         for item in items:
             if isinstance(item, Resource):
                 self.resources.append(item)
-            else:
+            elif isinstance(item, CollectionError):
                 self.errors.append(item)
+            else:
+                self.scopes.append(item)
         self._index = None
+
+    def merge(self, other: Inventory) -> None:
+        self.add([*other.scopes, *other.resources, *other.errors])
 
     def get(self, resource_id: str) -> Resource | None:
         if self._index is None:

@@ -1,0 +1,239 @@
+"""The `audit` command: parses options, calls the library, maps errors to exit codes.
+
+Exit codes: 0 no failing finding at or above --fail-on; 1 failing findings at or above it;
+2 bad usage, configuration or input; 3 the scan or evaluation was incomplete (collection
+errors, or a rule could not decide); 4 an internal error (a bug: please report it).
+When several apply: 2, then 1, then 3.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from auditor import __version__
+from auditor.errors import AuditorError
+from auditor.findings import SEVERITIES
+
+EXIT_INTERNAL = 4
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly_errors(command: F) -> F:
+    """Users see one line naming the file and place, never a traceback (unless AUDITOR_DEBUG)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AuditorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: no output was written half-way", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if os.environ.get("AUDITOR_DEBUG"):
+                traceback.print_exc()
+            click.echo(f"internal error: {type(exc).__name__}: {exc} "
+                       "(set AUDITOR_DEBUG=1 for details, and please report it)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+config_option = click.option("--config", "config_path", type=click.Path(path_type=Path),
+                             help="audit.toml to read (default: ./audit.toml).")
+profile_option = click.option("--profile", "profile_name", metavar="NAME",
+                              help="Profile from audit.toml.")
+output_dir_option = click.option("--output-dir", type=click.Path(path_type=Path),
+                                 help="Where to write findings.json, report.html, access.json "
+                                      "and inventory.json (default: ./audit-output/PROFILE).")
+fail_on_option = click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
+                              help="Exit 1 when a failing finding is at or above this "
+                                   "severity (default: the profile's fail_on, else high).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="audit")
+def main() -> None:
+    """Who can read, copy or tamper with your training data and model weights, and by which path.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 bad usage or configuration,
+    3 incomplete scan, 4 internal error. When several apply: 2, then 1, then 3.
+    """
+
+
+@main.command()
+@profile_option
+@config_option
+@output_dir_option
+@fail_on_option
+@_friendly_errors
+def run(profile_name: str | None, config_path: Path | None, output_dir: Path | None,
+        fail_on: str | None) -> None:
+    """Scan the clouds of a profile, evaluate the rules and write the reports."""
+    from auditor import pipeline
+
+    profile = _load_profile(profile_name, config_path)
+    if fail_on:
+        profile.fail_on = fail_on
+    started_at = _now()
+    inventory = pipeline.scan(profile, _progress)
+    result = pipeline.evaluate(inventory, pipeline.EvaluationOptions.from_profile(profile),
+                               started_at=started_at)
+    _finish(result, output_dir or _default_output_dir(profile))
+
+
+@main.command()
+@profile_option
+@config_option
+@click.option("--output", type=click.Path(path_type=Path), default=Path("inventory.json"),
+              show_default=True, help="Where to write the inventory.")
+@_friendly_errors
+def scan(profile_name: str | None, config_path: Path | None, output: Path) -> None:
+    """Scan the clouds of a profile and write inventory.json (no rules are evaluated)."""
+    from auditor import pipeline
+    from auditor.inventory.io import save
+
+    inventory = pipeline.scan(_load_profile(profile_name, config_path), _progress)
+    save(inventory, output)
+    click.echo(f"inventory: {output} ({len(inventory.resources)} resources, "
+               f"{len(inventory.errors)} collection errors)")
+    sys.exit(pipeline.EXIT_INCOMPLETE if inventory.errors else pipeline.EXIT_OK)
+
+
+@main.command()
+@click.option("--inventory", "inventory_path", required=True,
+              type=click.Path(path_type=Path), help="inventory.json written by `audit scan`.")
+@profile_option
+@config_option
+@output_dir_option
+@fail_on_option
+@_friendly_errors
+def evaluate(inventory_path: Path, profile_name: str | None, config_path: Path | None,
+             output_dir: Path | None, fail_on: str | None) -> None:
+    """Evaluate the rules on a saved inventory, offline, and write the reports.
+
+    With --profile, the profile's classification settings, extra rules and fail_on apply.
+    """
+    from auditor import pipeline
+    from auditor.inventory.io import load
+
+    options = pipeline.EvaluationOptions()
+    if profile_name:
+        options = pipeline.EvaluationOptions.from_profile(_load_profile(profile_name, config_path))
+    if fail_on:
+        options.fail_on = fail_on
+    result = pipeline.evaluate(load(inventory_path), options)
+    _finish(result, output_dir or Path("audit-output") / (options.profile or "offline"))
+
+
+@main.command()
+@output_dir_option
+@_friendly_errors
+def demo(output_dir: Path | None) -> None:
+    """Audit an emulated ML organization on a local moto server: no cloud account needed."""
+    from auditor.demo.run import run_demo
+
+    result, directory = run_demo(output_dir or Path("audit-demo"), _progress)
+    _print_summary(result, directory)
+    click.echo("This was a demo on an emulated organization. Next: copy audit.example.toml to "
+               "audit.toml, name your profile and run `audit run --profile NAME`.")
+
+
+@main.command()
+@click.argument("cases", type=click.Path(path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]),
+              default="table", show_default=True)
+@_friendly_errors
+def simulate(cases: Path, output_format: str) -> None:
+    """Evaluate IAM authorization cases (JSON lines) and print each decision."""
+    from auditor.access.aws.simulate import format_table, run_cases
+
+    results = run_cases(cases)
+    click.echo(json.dumps(results, indent=1) if output_format == "json" else format_table(results))
+
+
+@main.command("who-can")
+@click.argument("action")
+@click.argument("resource")
+@click.option("--inventory", "inventory_path", type=click.Path(path_type=Path),
+              help="Answer from a saved inventory.json.")
+@profile_option
+@config_option
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]),
+              default="table", show_default=True)
+@_friendly_errors
+def who_can(action: str, resource: str, inventory_path: Path | None, profile_name: str | None,
+            config_path: Path | None, output_format: str) -> None:
+    """Who can perform ACTION (read, write, delete, admin, or e.g. s3:GetObject) on RESOURCE.
+
+    RESOURCE is an ARN (arn:aws:s3:::bucket). Give --inventory, or --profile to scan first.
+    """
+    from auditor import pipeline
+    from auditor.access.query import format_grants
+    from auditor.access.query import who_can as query
+    from auditor.errors import ConfigError
+    from auditor.inventory.io import load
+
+    if bool(inventory_path) == bool(profile_name):
+        raise ConfigError("give exactly one of --inventory FILE or --profile NAME")
+    inventory = (load(inventory_path) if inventory_path
+                 else pipeline.scan(_load_profile(profile_name, config_path), _progress))
+    grants = query(inventory, resource, action)
+    if output_format == "json":
+        click.echo(json.dumps([g.to_dict() for g in grants], indent=1, ensure_ascii=False))
+    else:
+        click.echo(format_grants(grants))
+
+
+def _load_profile(profile_name: str | None, config_path: Path | None) -> Any:
+    from auditor.config import find_config, load_profile
+    from auditor.errors import ConfigError
+
+    if not profile_name:
+        raise ConfigError("--profile NAME is required")
+    return load_profile(find_config(config_path), profile_name)
+
+
+def _default_output_dir(profile: Any) -> Path:
+    return Path(profile.output_dir) if profile.output_dir else Path("audit-output") / profile.name
+
+
+def _now() -> str:
+    from auditor import clock
+
+    return clock.isoformat(clock.now())
+
+
+def _finish(result: Any, output_dir: Path) -> None:
+    from auditor import pipeline
+
+    pipeline.write_outputs(result, output_dir)
+    _print_summary(result, output_dir)
+    sys.exit(pipeline.exit_code(result))
+
+
+def _print_summary(result: Any, output_dir: Path) -> None:
+    failing = [f for f in result.findings if f.status == "fail"]
+    counts = {s: sum(1 for f in failing if f.severity == s) for s in SEVERITIES}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
+    click.echo(f"findings: {summary}")
+    errors = len(result.inventory.errors)
+    if errors:
+        click.echo(f"incomplete: {errors} collection error(s); see the coverage section of the "
+                   f"report", err=True)
+    click.echo(f"report: {output_dir / 'report.html'}")

@@ -1,0 +1,105 @@
+"""The audit pipeline: scan -> inventory -> classify -> access -> evaluate -> render.
+
+Each step but ``scan`` is a pure function of what came before it, so everything after the
+scan can be recomputed offline from a saved inventory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auditor import __version__, clock, plugins
+from auditor.access.model import AccessMap
+from auditor.classify.ml import classify_inventory
+from auditor.classify.model import Classification
+from auditor.classify.settings import ClassificationSettings
+from auditor.config import Profile
+from auditor.findings import severity_rank
+from auditor.inventory import Inventory
+from auditor.inventory.io import save as save_inventory
+from auditor.io import write_atomic
+from auditor.rules.engine import evaluate_rules
+from auditor.rules.loader import load_rules
+from auditor.run import RunMetadata, RunResult
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+Progress = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class EvaluationOptions:
+    profile: str | None = None
+    classification: ClassificationSettings = field(default_factory=ClassificationSettings)
+    rule_paths: Sequence[Path] = ()
+    fail_on: str = "high"
+
+    @classmethod
+    def from_profile(cls, profile: Profile) -> EvaluationOptions:
+        return cls(profile=profile.name, classification=profile.classification,
+                   rule_paths=profile.rule_paths, fail_on=profile.fail_on)
+
+
+def scan(profile: Profile, progress: Progress | None = None) -> Inventory:
+    scanners = plugins.registry("auditor.scanners")
+    inventory = Inventory()
+    for provider, config in profile.providers.items():
+        if progress:
+            progress(f"scanning {provider}")
+        inventory.add(scanners[provider]().scan(config, profile.scan))
+    inventory.sort()
+    return inventory
+
+
+def analyze(inventory: Inventory, settings: ClassificationSettings | None = None
+            ) -> tuple[dict[str, Classification], AccessMap]:
+    classifications = classify_inventory(inventory, settings)
+    access = AccessMap()
+    for analyzer in plugins.registry("auditor.analyzers").values():
+        for asset in analyzer().analyze(inventory, classifications):
+            access.assets[asset.resource_id] = asset
+    return classifications, access
+
+
+def evaluate(inventory: Inventory, options: EvaluationOptions, started_at: str | None = None
+             ) -> RunResult:
+    started_at = started_at or clock.isoformat(clock.now())
+    classifications, access = analyze(inventory, options.classification)
+    rules = load_rules(None) + (load_rules(list(options.rule_paths)) if options.rule_paths else [])
+    findings, outcomes = evaluate_rules(rules, inventory, classifications, access, clock.now())
+    metadata = RunMetadata(tool_version=__version__, profile=options.profile, started_at=started_at,
+                           finished_at=clock.isoformat(clock.now()), fail_on=options.fail_on)
+    return RunResult(metadata=metadata, inventory=inventory, classifications=classifications,
+                     access=access, findings=findings, rules=outcomes)
+
+
+def write_outputs(result: RunResult, output_dir: Path, formats: Sequence[str] | None = None
+                  ) -> list[Path]:
+    """Render every requested format, then write each file atomically; returns the paths."""
+    renderers = plugins.registry("auditor.renderers")
+    chosen = list(formats) if formats else sorted(renderers)
+    # render everything before writing anything: a renderer failing leaves no half-written run
+    rendered = [(renderers[name]().filename, renderers[name]().render(result)) for name in chosen]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, text in rendered:
+        write_atomic(output_dir / filename, text)
+        written.append(output_dir / filename)
+    save_inventory(result.inventory, output_dir / "inventory.json")
+    written.append(output_dir / "inventory.json")
+    return written
+
+
+def exit_code(result: RunResult) -> int:
+    """1 when a failing finding reaches fail_on; else 3 when the scan was incomplete; else 0.
+
+    A finding at the gate is a certain failure, so it wins over incompleteness (which is
+    always reported in the outputs and on stderr).
+    """
+    gate = severity_rank(result.metadata.fail_on)
+    if any(f.status == "fail" and severity_rank(f.severity) >= gate for f in result.findings):
+        return EXIT_FINDINGS
+    if result.incomplete or any(f.status == "error" for f in result.findings):
+        return EXIT_INCOMPLETE
+    return EXIT_OK
