@@ -37,6 +37,18 @@ class ResourceRef:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where in a file a finding points (IaC findings), for SARIF and pull-request annotations."""
+
+    path: str
+    start_line: int
+    end_line: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "start_line": self.start_line, "end_line": self.end_line}
+
+
 @dataclass(slots=True)
 class Finding:
     rule_id: str
@@ -50,6 +62,7 @@ class Finding:
     remediation: dict[str, Any] = field(default_factory=dict)
     # what tells two findings of one rule on one resource apart (a principal, say)
     discriminator: str = ""
+    location: SourceLocation | None = None
 
     @property
     def id(self) -> str:
@@ -60,7 +73,7 @@ class Finding:
         return (-severity_rank(self.severity), self.rule_id, self.resource.id, self.discriminator)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "rule_id": self.rule_id,
             "title": self.title,
@@ -72,3 +85,6 @@ class Finding:
             "evidence": self.evidence,
             "remediation": self.remediation,
         }
+        if self.location:
+            data["location"] = self.location.to_dict()
+        return data

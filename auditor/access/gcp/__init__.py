@@ -1,0 +1,1 @@
+"""GCP effective access: hierarchy inheritance, roles, IAM Conditions, impersonation."""
