@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from jinja2 import StrictUndefined
 from markupsafe import escape
-from test_report_json import (
+from tests.test_report_json import (
     ALICE,
     EXTERNAL_ROOT,
     PAYLOADS,
