@@ -7,6 +7,7 @@ scan can be recomputed offline from a saved inventory.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from auditor.findings import severity_rank
 from auditor.inventory import Inventory
 from auditor.inventory.io import save as save_inventory
 from auditor.io import write_atomic
+from auditor.progress import ScanProgress
 from auditor.rules.engine import evaluate_rules
 from auditor.rules.loader import load_rules
 from auditor.run import RunMetadata, RunResult
+from auditor.scanners.runner import report_progress
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 Progress = Callable[[str], None]
@@ -44,10 +47,14 @@ class EvaluationOptions:
 def scan(profile: Profile, progress: Progress | None = None) -> Inventory:
     scanners = plugins.registry("auditor.scanners")
     inventory = Inventory()
-    for provider, config in profile.providers.items():
-        if progress:
-            progress(f"scanning {provider}")
-        inventory.add(scanners[provider]().scan(config, profile.scan))
+    tasks = ScanProgress() if progress else None
+    with report_progress(tasks) if tasks else nullcontext():
+        for provider, config in profile.providers.items():
+            if progress:
+                progress(f"scanning {provider}")
+            inventory.add(scanners[provider]().scan(config, profile.scan))
+    if tasks:
+        tasks.close()
     inventory.sort()
     return inventory
 

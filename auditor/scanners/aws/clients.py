@@ -1,0 +1,94 @@
+"""The one place AWS clients are made: credentials, retries, timeouts and endpoint quirks.
+
+Clients are created lazily, one per (service, region), and shared between worker threads
+(botocore clients are thread-safe; sessions are not, hence the lock).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ProfileNotFound
+
+from auditor import __version__
+from auditor.errors import ConfigError
+
+# adaptive mode retries throttling with client-side rate limiting; past 8 attempts the failure
+# is recorded as a collection error by the caller
+RETRIES = {"mode": "adaptive", "max_attempts": 8}
+CONNECT_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 60
+DEFAULT_REGION = "us-east-1"
+USER_AGENT = f"auditor/{__version__}"
+
+# hosts of the real AWS partitions; anything else is an emulator or a private endpoint
+_AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+_ACCOUNT_HOST_PREFIX = re.compile(r"^(https?://)\d{12}\.")
+
+
+def strip_account_host_prefix(request: Any, **_: Any) -> None:
+    """botocore sends s3control calls to ``ACCOUNT.host``, which does not resolve for a
+    local endpoint such as ``127.0.0.1:PORT``."""
+    request.url = _ACCOUNT_HOST_PREFIX.sub(r"\1", request.url)
+
+
+def is_custom_endpoint(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    return not host.endswith(_AWS_HOST_SUFFIXES)
+
+
+def session_for_profile(profile: str | None) -> boto3.session.Session:
+    """A session on the named profile of the AWS shared config (None: the default chain)."""
+    try:
+        return boto3.session.Session(profile_name=profile)
+    except ProfileNotFound:
+        raise ConfigError(f"AWS profile {profile!r} is not in the AWS shared config",
+                          location="aws.profile") from None
+
+
+class AwsClients:
+    """Clients on one session, for one endpoint (None: AWS itself)."""
+
+    def __init__(self, session: boto3.session.Session, *, endpoint_url: str | None = None,
+                 max_workers: int = 8, user_agent: str = USER_AGENT):
+        self._session = session
+        self._endpoint_url = endpoint_url
+        # the user agent tells the auditor's calls apart in CloudTrail (and in tests)
+        self._config = Config(retries=RETRIES, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                              user_agent_extra=user_agent,
+                              read_timeout=READ_TIMEOUT_SECONDS,
+                              # one connection per worker, or urllib3 discards connections
+                              max_pool_connections=max(10, max_workers))
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def default_region(self) -> str:
+        return self._session.region_name or DEFAULT_REGION
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.default_region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._make(*key)
+            return self._clients[key]
+
+    def _make(self, service: str, region: str) -> Any:
+        client = self._session.client(service, region_name=region,
+                                      endpoint_url=self._endpoint_url, config=self._config)
+        # AWS_ENDPOINT_URL (honoured by botocore itself) counts too, so look at the result
+        if not is_custom_endpoint(client.meta.endpoint_url):
+            return client
+        if service == "s3":
+            # emulators serve buckets by path, not as BUCKET.host virtual hosts
+            client = self._session.client(
+                service, region_name=region, endpoint_url=self._endpoint_url,
+                config=self._config.merge(Config(s3={"addressing_style": "path"})))
+        if service == "s3control":
+            client.meta.events.register("before-sign.s3-control.*", strip_account_host_prefix)
+        return client
