@@ -1,0 +1,1 @@
+"""Rules: the rule model, the strict loader of rule files and the pure engine."""
