@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from auditor import pipeline
+from auditor.access.query import who_can
 from auditor.config import Profile
 from auditor.findings import Finding, severity_rank
 from auditor.run import RunResult
@@ -33,6 +34,6 @@ def findings_about(result: RunResult, name: str, minimum: str) -> list[Finding]:
 
 
 def principals(result: RunResult, bucket: str, classes: Iterable[str]) -> set[str]:
-    asset = result.access.for_resource(f"arn:aws:s3:::{bucket}")
-    assert asset is not None, f"no access analysis for {bucket}"
-    return {g.principal for access in classes for g in asset.who(access)}
+    """Who can, as `audit who-can` answers it (allow or conditional), for any bucket."""
+    return {g.principal for access in classes
+            for g in who_can(result.inventory, f"arn:aws:s3:::{bucket}", access)}

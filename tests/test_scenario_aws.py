@@ -64,3 +64,10 @@ def test_every_access_grant_carries_a_proof(result: RunResult) -> None:
     grants = [g for asset in result.access.assets.values() for g in asset.grants]
     assert grants
     assert all(g.path and all(step.policy and step.statement for step in g.path) for g in grants)
+
+
+def test_the_access_map_agrees_with_who_can(result: RunResult) -> None:
+    """The per-asset analysis behind rules and reports gives the same readers as who-can."""
+    for resource_id, asset in result.access.assets.items():
+        bucket = result.inventory.get(resource_id).name
+        assert {g.principal for g in asset.who("read")} == principals(result, bucket, ("read",))
