@@ -181,7 +181,9 @@ def who_can(action: str, resource: str, inventory_path: Path | None, profile_nam
             config_path: Path | None, output_format: str) -> None:
     """Who can perform ACTION (read, write, delete, admin, or e.g. s3:GetObject) on RESOURCE.
 
-    RESOURCE is an ARN (arn:aws:s3:::bucket). Give --inventory, or --profile to scan first.
+    RESOURCE is an ARN (arn:aws:s3:::bucket) or a GCS bucket (gs://bucket, or
+    //storage.googleapis.com/projects/_/buckets/bucket). Give --inventory, or --profile to scan
+    first.
     """
     from auditor import pipeline
     from auditor.access.query import format_grants

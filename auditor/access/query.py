@@ -15,7 +15,7 @@ def who_can(inventory: Inventory, resource_ref: str, action: str) -> list[Access
             grants = analyzer.who_can(inventory, resource_ref, action)
             return sorted(grants, key=lambda g: (g.decision != "allow", g.principal, g.action))
     raise InputError(f"no analyzer understands the resource {resource_ref!r} "
-                     "(expected e.g. arn:aws:s3:::BUCKET)")
+                     "(expected e.g. arn:aws:s3:::BUCKET or gs://BUCKET)")
 
 
 def format_grants(grants: list[AccessGrant]) -> str:

@@ -15,7 +15,8 @@ COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".snappy"
 WEIGHTS_NAME_WORDS = ("weights", "checkpoints", "checkpoint", "ckpt", "ckpts", "model-weights")
 DATA_NAME_WORDS = ("datasets", "dataset", "corpus", "corpora", "training-data", "train-data",
                    "trainingdata")
-TAG_KEYS = ("ml-asset", "data-classification", "classification", "asset-class", "ml-asset-type")
+TAG_KEYS = ("ml-asset", "data-classification", "data-class", "classification", "asset-class",
+            "ml-asset-type")
 WEIGHTS_TAG_VALUES = ("model-weights", "weights", "checkpoints", "model")
 DATA_TAG_VALUES = ("training-data", "dataset", "datasets", "training", "train")
 
