@@ -86,7 +86,7 @@ def test_config_is_found_in_the_working_directory(tmp_path: Path, monkeypatch: p
     assert find_config(None) == tmp_path / "audit.toml"
 
 
-def test_the_shipped_example_is_valid() -> None:
+@pytest.mark.parametrize(("name", "provider"), [("prod", "aws"), ("gcp-prod", "gcp")])
+def test_the_shipped_example_is_valid(name: str, provider: str) -> None:
     example = Path(__file__).parent.parent / "audit.example.toml"
-    profile = load_profile(example, "prod")
-    assert "aws" in profile.providers
+    assert list(load_profile(example, name).providers) == [provider]
