@@ -155,6 +155,42 @@ def demo(output_dir: Path | None) -> None:
 
 
 @main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "formats", default="html,json,sarif,junit", show_default=True,
+              metavar="LIST", help="Comma-separated outputs, from: html, json, sarif, junit.")
+@output_dir_option
+@fail_on_option
+@profile_option
+@config_option
+@click.option("--trusted-account", "trusted_accounts", multiple=True, metavar="ACCOUNT_ID",
+              help="An AWS account id of yours that bucket policies may name (repeatable).")
+@_friendly_errors
+def iac(path: Path, formats: str, output_dir: Path | None, fail_on: str | None,
+        profile_name: str | None, config_path: Path | None,
+        trusted_accounts: tuple[str, ...]) -> None:
+    """Check Terraform and CloudFormation in PATH before they are applied.
+
+    Runs checkov's checks and ours (training-data and weights buckets found with the same
+    classification settings as the live audit), offline. Run it from the repository root so
+    that SARIF paths match the repository. With --profile, its classification applies.
+    """
+    from auditor import pipeline
+    from auditor.classify.settings import ClassificationSettings
+    from auditor.iac import scan_iac
+
+    chosen = _formats(formats)
+    profile = _load_profile(profile_name, config_path) if profile_name else None
+    _progress(f"scanning {path}")
+    result = scan_iac(path, profile.classification if profile else ClassificationSettings(),
+                      trusted_accounts=trusted_accounts, profile=profile.name if profile else None,
+                      fail_on=fail_on or (profile.fail_on if profile else "high"))
+    directory = output_dir or Path("audit-output") / "iac"
+    pipeline.write_outputs(result, directory, chosen)
+    _print_summary(result, directory)
+    sys.exit(pipeline.exit_code(result))
+
+
+@main.command()
 @click.argument("cases", type=click.Path(path_type=Path))
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]),
               default="table", show_default=True)
@@ -209,6 +245,19 @@ def _load_profile(profile_name: str | None, config_path: Path | None) -> Any:
     if not profile_name:
         raise ConfigError("--profile NAME is required")
     return load_profile(find_config(config_path), profile_name)
+
+
+def _formats(text: str) -> list[str]:
+    from auditor import plugins
+    from auditor.errors import ConfigError
+
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    known = sorted(plugins.registry("auditor.renderers"))
+    unknown = [name for name in chosen if name not in known]
+    if unknown or not chosen:
+        raise ConfigError(f"--format: unknown {', '.join(unknown) or '(empty)'} "
+                          f"(known: {', '.join(known)})")
+    return chosen
 
 
 def _default_output_dir(profile: Any) -> Path:
