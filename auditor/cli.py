@@ -64,6 +64,25 @@ output_dir_option = click.option("--output-dir", type=click.Path(path_type=Path)
 fail_on_option = click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
                               help="Exit 1 when a failing finding is at or above this "
                                    "severity (default: the profile's fail_on, else high).")
+suppressions_option = click.option("--suppressions", "suppressions_path",
+                                   type=click.Path(path_type=Path),
+                                   help="Suppressions file (YAML, docs/suppressions.md); "
+                                        "replaces the profile's suppressions.")
+framework_option = click.option("--framework", "frameworks", multiple=True, metavar="ID",
+                                help="Evaluate only the rules this compliance framework maps "
+                                     "(repeatable; ids: `audit rules list --format json`, "
+                                     "docs/compliance.md).")
+state_option = click.option("--state", "state_path", type=click.Path(path_type=Path),
+                            help="History store (default: the profile's state, else "
+                                 "$XDG_DATA_HOME/auditor/history.sqlite).")
+baseline_option = click.option("--baseline", "baseline_path", type=click.Path(path_type=Path),
+                               help="Compare with this findings.json instead of the profile's "
+                                    "previous run.")
+fail_on_new_option = click.option("--fail-on-new", is_flag=True,
+                                  help="Exit 1 only for new failing findings (since the baseline) "
+                                       "at or above --fail-on.")
+format_option = click.option("--format", "output_format", type=click.Choice(["table", "json"]),
+                             default="table", show_default=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,20 +100,34 @@ def main() -> None:
 @config_option
 @output_dir_option
 @fail_on_option
+@suppressions_option
+@framework_option
+@state_option
+@baseline_option
+@fail_on_new_option
 @_friendly_errors
 def run(profile_name: str | None, config_path: Path | None, output_dir: Path | None,
-        fail_on: str | None) -> None:
-    """Scan the clouds of a profile, evaluate the rules and write the reports."""
+        fail_on: str | None, suppressions_path: Path | None, frameworks: tuple[str, ...],
+        state_path: Path | None, baseline_path: Path | None, fail_on_new: bool) -> None:
+    """Scan the clouds of a profile, evaluate the rules and write the reports.
+
+    The run is compared with the profile's previous run (or --baseline) and recorded in the
+    history store.
+    """
     from auditor import pipeline
 
     profile = _load_profile(profile_name, config_path)
     if fail_on:
         profile.fail_on = fail_on
+    options = pipeline.EvaluationOptions.from_profile(profile)
+    options.suppressions = suppressions_path or options.suppressions
+    options.frameworks = frameworks
+    pipeline.check_options(options)
     started_at = _now()
     inventory = pipeline.scan(profile, _progress)
-    result = pipeline.evaluate(inventory, pipeline.EvaluationOptions.from_profile(profile),
-                               started_at=started_at)
-    _finish(result, output_dir or _default_output_dir(profile))
+    result = pipeline.evaluate(inventory, options, started_at=started_at)
+    _finish(result, output_dir or _default_output_dir(profile), state_path or profile.state,
+            baseline_path, fail_on_new)
 
 
 @main.command()
@@ -122,23 +155,36 @@ def scan(profile_name: str | None, config_path: Path | None, output: Path) -> No
 @config_option
 @output_dir_option
 @fail_on_option
+@suppressions_option
+@framework_option
+@state_option
+@baseline_option
+@fail_on_new_option
 @_friendly_errors
 def evaluate(inventory_path: Path, profile_name: str | None, config_path: Path | None,
-             output_dir: Path | None, fail_on: str | None) -> None:
+             output_dir: Path | None, fail_on: str | None, suppressions_path: Path | None,
+             frameworks: tuple[str, ...], state_path: Path | None, baseline_path: Path | None,
+             fail_on_new: bool) -> None:
     """Evaluate the rules on a saved inventory, offline, and write the reports.
 
-    With --profile, the profile's classification settings, extra rules and fail_on apply.
+    With --profile, the profile's classification settings, extra rules, suppressions and
+    fail_on apply, and the run is recorded in the profile's history.
     """
     from auditor import pipeline
     from auditor.inventory.io import load
 
     options = pipeline.EvaluationOptions()
+    state = None
     if profile_name:
-        options = pipeline.EvaluationOptions.from_profile(_load_profile(profile_name, config_path))
+        profile = _load_profile(profile_name, config_path)
+        options, state = pipeline.EvaluationOptions.from_profile(profile), profile.state
     if fail_on:
         options.fail_on = fail_on
+    options.suppressions = suppressions_path or options.suppressions
+    options.frameworks = frameworks
     result = pipeline.evaluate(load(inventory_path), options)
-    _finish(result, output_dir or Path("audit-output") / (options.profile or "offline"))
+    _finish(result, output_dir or Path("audit-output") / (options.profile or "offline"),
+            state_path or state, baseline_path, fail_on_new)
 
 
 @main.command()
@@ -238,6 +284,145 @@ def who_can(action: str, resource: str, inventory_path: Path | None, profile_nam
         click.echo(format_grants(grants))
 
 
+@main.command("diff")
+@profile_option
+@click.option("--current", "current_path", type=click.Path(path_type=Path),
+              help="findings.json of the newer run (default: the profile's latest run in the "
+                   "history store).")
+@baseline_option
+@state_option
+@fail_on_option
+@fail_on_new_option
+@format_option
+@_friendly_errors
+def diff_command(profile_name: str | None, current_path: Path | None, baseline_path: Path | None,
+                 state_path: Path | None, fail_on: str | None, fail_on_new: bool,
+                 output_format: str) -> None:
+    """New, resolved and unchanged findings: the profile's latest run against the run before
+    it, or against --baseline FILE.
+
+    With --fail-on-new, exit 1 when a new finding fails at or above --fail-on (default high).
+    """
+    from auditor import pipeline
+    from auditor.errors import ConfigError
+    from auditor.history.baseline import load_baseline
+    from auditor.history.diff import diff, format_diff
+    from auditor.history.store import HistoryStore
+
+    store = HistoryStore(state_path)
+    latest = None if current_path else store.previous(profile_name)
+    if current_path is None and latest is None:
+        raise ConfigError(f"no run of profile {profile_name!r} in {store.path}; give --current FILE")
+    current = load_baseline(current_path) if current_path else list(latest.findings)
+    if baseline_path is not None:
+        baseline = load_baseline(baseline_path)
+    else:
+        earlier = store.previous(profile_name, before=latest.id) if latest else None
+        if earlier is None:
+            raise ConfigError("no earlier run to compare with; give --baseline FILE")
+        baseline = list(earlier.findings)
+    changes = diff(current, baseline)
+    click.echo(json.dumps(changes.to_dict(), indent=1, ensure_ascii=False)
+               if output_format == "json" else format_diff(changes))
+    failing = fail_on_new and changes.new_failures(fail_on or "high")
+    sys.exit(pipeline.EXIT_FINDINGS if failing else pipeline.EXIT_OK)
+
+
+@main.group()
+def rules() -> None:
+    """Rule packs: list, show, lint and test rules; print the rule-file JSON Schema."""
+
+
+def _rules_and_frameworks(profile_name: str | None, config_path: Path | None) -> tuple[Any, Any]:
+    """The bundled rules (and the profile's own, with --profile) and the frameworks."""
+    from auditor.compliance.loader import load_frameworks
+    from auditor.rules.loader import load_rules
+
+    loaded = load_rules()
+    if profile_name:
+        profile = _load_profile(profile_name, config_path)
+        loaded += load_rules(profile.rule_paths) if profile.rule_paths else []
+    return loaded, load_frameworks(rule_ids={rule.id for rule in loaded})
+
+
+@rules.command("list")
+@profile_option
+@config_option
+@click.option("--framework", "framework", metavar="ID", help="Only the rules this framework maps.")
+@format_option
+@_friendly_errors
+def rules_list(profile_name: str | None, config_path: Path | None, framework: str | None,
+               output_format: str) -> None:
+    """Every rule: id, severity, title and the frameworks that map it."""
+    from auditor.compliance.evaluate import rules_of, select_frameworks
+    from auditor.rules.catalog import format_rule_list, list_rules
+
+    loaded, frameworks = _rules_and_frameworks(profile_name, config_path)
+    if framework:
+        wanted = rules_of(select_frameworks(frameworks, [framework]))
+        loaded = [rule for rule in loaded if rule.id in wanted]
+    infos = list_rules(loaded, frameworks)
+    click.echo(json.dumps([info.to_dict() for info in infos], indent=1)
+               if output_format == "json" else format_rule_list(infos))
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@profile_option
+@config_option
+@format_option
+@_friendly_errors
+def rules_show(rule_id: str, profile_name: str | None, config_path: Path | None,
+               output_format: str) -> None:
+    """One rule in full: why, how to fix it, references, requirements, fixtures, definition."""
+    from auditor.rules.catalog import format_rule, show_rule
+
+    loaded, frameworks = _rules_and_frameworks(profile_name, config_path)
+    details = show_rule(loaded, rule_id, frameworks)
+    click.echo(json.dumps(details, indent=1, ensure_ascii=False)
+               if output_format == "json" else format_rule(details))
+
+
+@rules.command("lint")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_friendly_errors
+def rules_lint(paths: tuple[Path, ...]) -> None:
+    """Every problem in rule files and folders, each with its file and line (exit 1 if any)."""
+    from auditor.rules.lint import lint
+
+    problems = lint(list(paths))
+    for problem in problems:
+        click.echo(str(problem))
+    click.echo(f"{len(problems)} problem(s)", err=True)
+    sys.exit(1 if problems else 0)
+
+
+@rules.command("test")
+@click.argument("rule_ids", nargs=-1)
+@profile_option
+@config_option
+@_friendly_errors
+def rules_test(rule_ids: tuple[str, ...], profile_name: str | None,
+               config_path: Path | None) -> None:
+    """Run the pass/fail fixtures of the given rules (default: all) and report each."""
+    from auditor.rules.catalog import find_rule, format_fixture_results, run_fixtures
+
+    loaded, _ = _rules_and_frameworks(profile_name, config_path)
+    chosen = [find_rule(loaded, rule_id) for rule_id in rule_ids] if rule_ids else loaded
+    results = run_fixtures(chosen)
+    click.echo(format_fixture_results(results))
+    sys.exit(0 if all(result.passed for result in results) else 1)
+
+
+@rules.command("schema")
+@_friendly_errors
+def rules_schema() -> None:
+    """The JSON Schema (draft 2020-12) of a rule file."""
+    from auditor.rules.schema import rule_schema
+
+    click.echo(json.dumps(rule_schema(), indent=2))
+
+
 def _load_profile(profile_name: str | None, config_path: Path | None) -> Any:
     from auditor.config import find_config, load_profile
     from auditor.errors import ConfigError
@@ -270,12 +455,27 @@ def _now() -> str:
     return clock.isoformat(clock.now())
 
 
-def _finish(result: Any, output_dir: Path) -> None:
+def _finish(result: Any, output_dir: Path, state_path: Path | None = None,
+            baseline_path: Path | None = None, fail_on_new: bool = False) -> None:
+    """Diff against the baseline, write the outputs, then record the run in the history:
+    a run whose outputs could not be written is not recorded."""
     from auditor import pipeline
+    from auditor.history.baseline import load_baseline
+    from auditor.history.diff import diff
+    from auditor.history.store import HistoryStore
 
+    store = HistoryStore(state_path)
+    if baseline_path is not None:
+        baseline = load_baseline(baseline_path)
+    else:
+        previous = store.previous(result.metadata.profile)
+        baseline = list(previous.findings) if previous else None
+    if baseline is not None:
+        result.diff = diff(result.findings, baseline).to_dict()
     pipeline.write_outputs(result, output_dir)
+    store.record(result)
     _print_summary(result, output_dir)
-    sys.exit(pipeline.exit_code(result))
+    sys.exit(pipeline.exit_code(result, fail_on_new))
 
 
 def _print_summary(result: Any, output_dir: Path) -> None:

@@ -27,6 +27,10 @@ PROFILE_OPTIONS: dict[str, Option] = {
     "output_dir": Option(str, "where outputs are written (default ./audit-output/PROFILE)"),
     "rule_paths": Option(list, "extra rule files or folders, added to the bundled rules",
                          [], item_kind=str),
+    "suppressions": Option(str, "suppressions file (YAML, docs/suppressions.md), relative to "
+                                "this file"),
+    "state": Option(str, "history store (default $XDG_DATA_HOME/auditor/history.sqlite), "
+                         "relative to this file"),
 }
 SCAN_OPTIONS: dict[str, Option] = {
     "object_sample_size": Option(int, "object keys sampled per bucket for classification", 50),
@@ -49,6 +53,8 @@ class Profile:
     fail_on: str = "high"
     output_dir: str | None = None
     rule_paths: list[Path] = field(default_factory=list)
+    suppressions: Path | None = None
+    state: Path | None = None
 
 
 def find_config(explicit: Path | None) -> Path:
@@ -109,6 +115,8 @@ def parse_profile(raw: Any, name: str, source: str, base: Path) -> Profile:
         fail_on=top["fail_on"],
         output_dir=top["output_dir"],
         rule_paths=[(base / p).resolve() for p in top["rule_paths"]],
+        suppressions=(base / top["suppressions"]).resolve() if top["suppressions"] else None,
+        state=(base / top["state"]).resolve() if top["state"] else None,
     )
 
 

@@ -16,8 +16,11 @@ from auditor.access.model import AccessMap
 from auditor.classify.ml import classify_inventory
 from auditor.classify.model import Classification
 from auditor.classify.settings import ClassificationSettings
+from auditor.compliance.evaluate import evaluate_compliance, rules_of, select_frameworks
+from auditor.compliance.loader import load_frameworks
 from auditor.config import Profile
-from auditor.findings import severity_rank
+from auditor.findings import Finding, severity_rank
+from auditor.history.suppressions import apply_suppressions, expired_findings, load_suppressions
 from auditor.inventory import Inventory
 from auditor.inventory.io import save as save_inventory
 from auditor.io import write_atomic
@@ -37,11 +40,15 @@ class EvaluationOptions:
     classification: ClassificationSettings = field(default_factory=ClassificationSettings)
     rule_paths: Sequence[Path] = ()
     fail_on: str = "high"
+    # --framework: evaluate only the rules these frameworks map (all rules when empty)
+    frameworks: Sequence[str] = ()
+    suppressions: Path | None = None
 
     @classmethod
     def from_profile(cls, profile: Profile) -> EvaluationOptions:
         return cls(profile=profile.name, classification=profile.classification,
-                   rule_paths=profile.rule_paths, fail_on=profile.fail_on)
+                   rule_paths=profile.rule_paths, fail_on=profile.fail_on,
+                   suppressions=profile.suppressions)
 
 
 def scan(profile: Profile, progress: Progress | None = None) -> Inventory:
@@ -69,16 +76,34 @@ def analyze(inventory: Inventory, settings: ClassificationSettings | None = None
     return classifications, access
 
 
+def check_options(options: EvaluationOptions) -> None:
+    """Refuse before a scan what evaluation would refuse after it: an unknown framework id,
+    a malformed suppressions file."""
+    if options.frameworks:
+        select_frameworks(load_frameworks(), options.frameworks)
+    if options.suppressions is not None:
+        load_suppressions(options.suppressions)
+
+
 def evaluate(inventory: Inventory, options: EvaluationOptions, started_at: str | None = None
              ) -> RunResult:
     started_at = started_at or clock.isoformat(clock.now())
     classifications, access = analyze(inventory, options.classification)
     rules = load_rules(None) + (load_rules(list(options.rule_paths)) if options.rule_paths else [])
-    findings, outcomes = evaluate_rules(rules, inventory, classifications, access, clock.now())
+    frameworks = load_frameworks(rule_ids={rule.id for rule in rules})
+    if options.frameworks:
+        frameworks = select_frameworks(frameworks, options.frameworks)
+        rules = [rule for rule in rules if rule.id in rules_of(frameworks)]
+    now = clock.now()
+    findings, outcomes = evaluate_rules(rules, inventory, classifications, access, now)
+    if options.suppressions is not None:
+        findings, expired = apply_suppressions(findings, load_suppressions(options.suppressions), now)
+        findings = sorted(findings + expired_findings(expired), key=Finding.sort_key)
     metadata = RunMetadata(tool_version=__version__, profile=options.profile, started_at=started_at,
                            finished_at=clock.isoformat(clock.now()), fail_on=options.fail_on)
     return RunResult(metadata=metadata, inventory=inventory, classifications=classifications,
-                     access=access, findings=findings, rules=outcomes)
+                     access=access, findings=findings, rules=outcomes,
+                     compliance=evaluate_compliance(frameworks, outcomes))
 
 
 def write_outputs(result: RunResult, output_dir: Path, formats: Sequence[str] | None = None
@@ -98,14 +123,18 @@ def write_outputs(result: RunResult, output_dir: Path, formats: Sequence[str] | 
     return written
 
 
-def exit_code(result: RunResult) -> int:
+def exit_code(result: RunResult, fail_on_new: bool = False) -> int:
     """1 when a failing finding reaches fail_on; else 3 when the scan was incomplete; else 0.
 
-    A finding at the gate is a certain failure, so it wins over incompleteness (which is
-    always reported in the outputs and on stderr).
+    With ``fail_on_new`` only findings that are new since the baseline (``result.diff``; all
+    of them when there is no baseline) count for 1. A finding at the gate is a certain
+    failure, so it wins over incompleteness (which is always reported in the outputs and on
+    stderr).
     """
     gate = severity_rank(result.metadata.fail_on)
-    if any(f.status == "fail" and severity_rank(f.severity) >= gate for f in result.findings):
+    new = set(result.diff["new"]) if fail_on_new and result.diff is not None else None
+    if any(f.status == "fail" and severity_rank(f.severity) >= gate
+           and (new is None or f.id in new) for f in result.findings):
         return EXIT_FINDINGS
     if result.incomplete or any(f.status == "error" for f in result.findings):
         return EXIT_INCOMPLETE

@@ -8,6 +8,7 @@ from typing import Any
 
 from auditor.access.model import AccessMap
 from auditor.classify.model import Classification
+from auditor.compliance.model import RequirementResult
 from auditor.findings import Finding
 from auditor.inventory import Inventory
 
@@ -54,6 +55,10 @@ class RunResult:
     access: AccessMap
     findings: list[Finding]
     rules: list[RuleOutcome] = field(default_factory=list)
+    # each requirement of the evaluated frameworks (docs/compliance.md)
+    compliance: list[RequirementResult] = field(default_factory=list)
+    # what changed since the baseline: auditor.history.diff.Diff.to_dict(), or None
+    diff: dict[str, Any] | None = None
 
     @property
     def incomplete(self) -> bool:

@@ -57,6 +57,8 @@ def _isolated_aws_environment(tmp_path_factory: pytest.TempPathFactory) -> Itera
         patch.setenv("AWS_CONFIG_FILE", str(config_dir / "config"))
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(config_dir / "credentials"))
         patch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never probe an instance role
+        # the history store of `audit run` must never land in the developer's home
+        patch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
         yield
 
 

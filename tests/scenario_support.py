@@ -27,9 +27,10 @@ def scenario_names(finding: Finding) -> set[str]:
     return {resource.id, *resource.aliases}
 
 
-def findings_about(result: RunResult, name: str, minimum: str) -> list[Finding]:
+def findings_about(result: RunResult, name: str, minimum: str,
+                   statuses: tuple[str, ...] = ("fail", "error")) -> list[Finding]:
     gate = severity_rank(minimum)
-    return [f for f in result.findings if f.status != "suppressed"
+    return [f for f in result.findings if f.status in statuses
             and severity_rank(f.severity) >= gate and name in scenario_names(f)]
 
 

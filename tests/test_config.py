@@ -66,7 +66,7 @@ def test_mistakes_name_the_file_and_the_key(tmp_path: Path, text: str, location:
 
 
 def test_unknown_profile_lists_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no profile 'dev'.*prod"):
+    with pytest.raises(ConfigError, match=r"no profile 'dev'.*prod"):
         load_profile(write(tmp_path, VALID), "dev")
 
 
@@ -80,7 +80,7 @@ def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
 
 def test_config_is_found_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ConfigError, match="no audit.toml"):
+    with pytest.raises(ConfigError, match=r"no audit\.toml"):
         find_config(None)
     write(tmp_path, VALID)
     assert find_config(None) == tmp_path / "audit.toml"

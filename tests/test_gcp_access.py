@@ -125,7 +125,7 @@ def test_analyze_covers_every_sensitive_bucket_with_every_access_class(scenario:
     assert {g.access for g in legacy.grants} == {"read", "write", "delete", "admin"}
     assert any("uniform bucket-level access is off" in note for note in legacy.unknown)
     public = assets[ids.bucket_id("acme-ml-public-checkpoints")]
-    assert any("storage.publicAccessPrevention was not collected" in note for note in public.unknown)
+    assert any("storage.publicAccessPrevention was not collected" in note for note in public.may_not_hold)
     assert any(g.principal == "allUsers" and g.public and g.access == "read" for g in public.grants)
 
 

@@ -62,8 +62,11 @@ class AssetAccess:
 
     resource_id: str
     grants: list[AccessGrant] = field(default_factory=list)
-    # why the answer may be incomplete (a policy that could not be collected, say)
+    # why more principals than listed may have access (a policy that was not collected, say)
     unknown: list[str] = field(default_factory=list)
+    # why some listed grants may not hold (a deny policy that was not collected): these
+    # cannot add principals, so "nobody" answers stay certain
+    may_not_hold: list[str] = field(default_factory=list)
 
     def who(self, access: AccessClass) -> list[AccessGrant]:
         return [g for g in self.grants if g.access == access]

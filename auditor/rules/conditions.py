@@ -10,6 +10,9 @@ Forms (docs/rules.md has the full table):
 * cross-resource tests ``{references: {type, attr}, any|all: ...}`` (the resources my ``attr``
   names) and ``{referenced_by: {type, attr}, any|all: ...}`` (the resources whose ``attr``
   names me), the condition read against each related resource;
+* reach tests ``{reaches: {type, access, by, who, decision}, any|all: ...}`` on a resource
+  that is a principal (a role, a service account): the analyzed assets it can reach, or that
+  others reach through it (impersonation, role chaining), the condition read against each;
 * named predicates for what needs code (predicates.py), e.g. ``{s3_data_events_logged: read}``.
 
 Every form evaluates to true, false or unknown (logic.py).
@@ -17,16 +20,22 @@ Every form evaluates to true, false or unknown (logic.py).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
-from auditor.access.model import ACCESS_CLASSES, AccessGrant
+from auditor.access.model import ACCESS_CLASSES, AccessGrant, AssetAccess
 from auditor.inventory import Resource
+from auditor.rules.context import EvaluationContext
 from auditor.rules.logic import Trace, Truth, all3, any3, not3
 from auditor.rules.operators import OPERATORS
+from auditor.rules.organization import outside_organization
 from auditor.rules.predicates import PREDICATES
 from auditor.rules.resource_types import RESOURCE_TYPES
 from auditor.rules.scope import Scope, is_path
+from auditor.rules.template import Template, parse_template
 from auditor.rules.yamlfile import LineList, LineMap, Reader, type_name
 
 
@@ -35,15 +44,22 @@ class Condition(Protocol):
 
 
 QUANTIFIERS = ("any", "all")
-WHO = {
-    "any": lambda g: True,
-    "public": lambda g: g.public,
-    "external": lambda g: g.external,
-    "cross-account": lambda g: g.external and not g.public,
-    "human": lambda g: g.human is True,
-    "non-human": lambda g: g.human is False,
+# who counts in an access test; judged against the resource whose access is read
+WHO: dict[str, Callable[[AccessGrant, Resource, EvaluationContext, Trace], Truth]] = {
+    "any": lambda g, r, c, t: True,
+    "public": lambda g, r, c, t: g.public,
+    "external": lambda g, r, c, t: g.external,
+    "cross-account": lambda g, r, c, t: g.external and not g.public,
+    "outside-organization": outside_organization,
+    "human": lambda g, r, c, t: g.human is True,
+    "non-human": lambda g, r, c, t: g.human is False,
 }
 DECISIONS = ("any", "allow", "conditional")
+REACHED_BY = ("self", "others")
+# the keys of each form besides its lead key: the compiler and the JSON Schema read these
+ACCESS_TEST_KEYS = ("who", "count_gt", "decision", "principal", "statement")
+REACHES_KEYS = ("type", "access", "by", "who", "decision")
+RELATED_KEYS = ("type", "attr")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,30 +125,153 @@ class Each:
 
 
 @dataclass(frozen=True, slots=True)
+class GrantFilter:
+    """Which grants an access or reach test counts."""
+
+    who: str = "any"
+    decision: str = "any"
+    # re.search over the grant's principal, and over the statements of its proof path
+    principal: re.Pattern[str] | None = None
+    statement: re.Pattern[str] | None = None
+
+    def matches(self, grant: AccessGrant, resource: Resource, context: EvaluationContext,
+                trace: Trace) -> Truth:
+        if self.decision not in ("any", grant.decision):
+            return False
+        if self.principal is not None and not self.principal.search(grant.principal):
+            return False
+        if self.statement is not None and not any(self.statement.search(step.statement)
+                                                  for step in grant.path):
+            return False
+        return WHO[self.who](grant, resource, context, trace)
+
+
+def count_principals(grants: list[tuple[AccessGrant, Truth]], count_gt: int) -> Truth:
+    """More than ``count_gt`` distinct principals among grants that match (True), or
+    unknown when the ones that may match (None) could make the number."""
+    certain = {g.principal for g, matched in grants if matched is True}
+    possible = certain | {g.principal for g, matched in grants if matched is None}
+    if len(certain) > count_gt:
+        return True
+    return None if len(possible) > count_gt else False
+
+
+def caveats(asset: AssetAccess) -> list[str]:
+    """Why grants the analyzer found might not hold (a deny policy that was not collected).
+
+    ``AssetAccess.unknown`` lists what could add principals; ``may_not_hold`` what could only
+    remove some, so that "nobody" answers stay certain.
+    """
+    return list(asset.may_not_hold)
+
+
+@dataclass(frozen=True, slots=True)
 class AccessTest:
     access: str
-    who: str
     count_gt: int
-    decision: str
-
-    def matches(self, grant: AccessGrant) -> bool:
-        return WHO[self.who](grant) and self.decision in ("any", grant.decision)
+    grants: GrantFilter
 
     def evaluate(self, scope: Scope, trace: Trace) -> Truth:
-        resource_id = scope.resource.id
-        asset = scope.context.access_for(resource_id)
-        grants = [g for g in asset.who(self.access) if self.matches(g)] if asset else []
-        if len({g.principal for g in grants}) > self.count_gt:
-            trace.grants.extend(grants)
-            return True  # proven by the grants we know, whatever else is unknown
+        resource = scope.resource
+        asset = scope.context.access_for(resource.id)
+        judged = [(g, self.grants.matches(g, resource, scope.context, trace))
+                  for g in (asset.who(self.access) if asset else [])]
+        result = count_principals(judged, self.count_gt)
+        if result is True:  # proven by the grants we know, whatever else is unknown
+            trace.grants.extend(g for g, matched in judged if matched is True)
+            trace.caveats.extend(caveats(asset) if asset else [])
+            return True
         if asset is None:
-            trace.note(resource_id, "its access was not analyzed")
+            trace.note(resource.id, "its access was not analyzed")
             return None
         if asset.unknown:
             for why in asset.unknown:
-                trace.note(resource_id, f"access analysis is incomplete: {why}")
+                trace.note(resource.id, f"access analysis is incomplete: {why}")
             return None
-        return False
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class Reaches:
+    """The assets of ``resource_type`` that this principal resource reaches (``by: self``), or
+    that other principals reach through it (``by: others``): the condition is read against each.
+
+    Reach is read from the grants the analyzer listed on each asset. An asset that was not
+    analyzed is unknown, and so is a reach not proven when the principal's own data is
+    incomplete; an asset whose analysis is incomplete is reported by the rules on the asset
+    itself (its access tests are errors), not again on every principal its gaps might name.
+    """
+
+    resource_type: str
+    access: tuple[str, ...]
+    by: str
+    grants: GrantFilter
+    quantifier: str
+    part: Condition
+
+    def evaluate(self, scope: Scope, trace: Trace) -> Truth:
+        me = principal_name(scope.resource, scope)
+        if me is None:
+            trace.note(scope.resource.id, "its name as a principal is not known")
+            return None
+        results: list[Truth] = []
+        for target in scope.context.resources_of(self.resource_type):
+            value = self.part.evaluate(Scope(target, scope.context), trace)
+            member, grants = self._reached(target, me, scope, trace) if value is not False \
+                else (False, [])
+            if self.quantifier == "any":
+                results.append(all3((member, value)))
+                if member and value:
+                    trace.related.append(target.id)
+                    trace.grants.extend(grants)
+            else:
+                results.append(any3((not3(member), value)))
+        return any3(results) if self.quantifier == "any" else all3(results)
+
+    def _reached(self, target: Resource, me: str, scope: Scope, trace: Trace
+                 ) -> tuple[Truth, list[AccessGrant]]:
+        asset = scope.context.access_for(target.id)
+        if asset is None:
+            trace.note(target.id, "its access was not analyzed")
+            return None, []
+        judged = [(g, self.grants.matches(g, target, scope.context, trace)) for g in asset.grants
+                  if g.access in self.access and self._involves(g, me)]
+        result = count_principals(judged, 0)
+        if result is True:
+            trace.caveats.extend(caveats(asset) + asset.unknown)
+            return True, [g for g, matched in judged if matched is True]
+        # an asset whose analysis is incomplete is an error of the rules on that asset, not
+        # repeated on every principal its gaps might name; but a gap in this principal's own
+        # data (its policies, who may act as it) leaves its reach unknown
+        own = scope.resource
+        if result is False and own.unknown:
+            for attribute in own.unknown:
+                trace.note(own.id, scope.context.unknown_reason(own, attribute))
+            return None, []
+        return result, []
+
+    def _involves(self, grant: AccessGrant, me: str) -> bool:
+        if self.by == "self":
+            return grant.principal == me
+        return grant.principal != me and any(step.principal == me for step in grant.path)
+
+
+@cache
+def _principal_template(resource_type: str) -> Template | None:
+    declared = RESOURCE_TYPES[resource_type].principal
+    return parse_template(declared) if declared else None
+
+
+def principal_name(resource: Resource, scope: Scope) -> str | None:
+    """How access grants name ``resource`` when it acts (ResourceType.principal)."""
+    template = _principal_template(resource.type)
+    if template is None:
+        return None
+    own = Scope(resource, scope.context)
+    values = [own.lookup(path).value for text, path in template.parts if path is not None]
+    if any(not isinstance(v, str) or not v for v in values):
+        return None
+    return template.render(lambda path: own.lookup(path).value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +355,7 @@ def names_in(value: Any) -> list[str]:
 
 # -- compiling ---------------------------------------------------------------------------------
 
-LEAD_KEYS = ("attr", "each", "access", "references", "referenced_by")
+LEAD_KEYS = ("attr", "each", "access", "references", "referenced_by", "reaches")
 COMBINATORS = ("all", "any", "not")
 
 
@@ -255,7 +394,8 @@ class _Compiler:
         if key in PREDICATES:
             return self.predicate(key, value)
         return {"attr": self.attribute, "each": self.each, "access": self.access_test,
-                "references": self.related, "referenced_by": self.related}[key](value)
+                "references": self.related, "referenced_by": self.related,
+                "reaches": self.reaches}[key](value)
 
     def combinator(self, value: LineMap) -> Condition:
         key = next(iter(value))
@@ -268,8 +408,7 @@ class _Compiler:
         items = self.reader.field(value, key, LineList, f"{key!r}")
         if not items:
             raise self.reader.fail(f"{key!r} needs at least one condition", value.line_of(key))
-        return tuple(self.sub(item, line)
-                     for item, line in zip(items, items.item_lines, strict=True))
+        return tuple(self.reader.each(self.sub, items))
 
     def path(self, value: LineMap, key: str) -> str:
         path = self.reader.text(value, key, f"{key!r}")
@@ -310,14 +449,46 @@ class _Compiler:
 
     def access_test(self, value: LineMap) -> Condition:
         self.reader.mapping(value, value.line, "access test", required=("access",),
-                            optional=("who", "count_gt", "decision"))
+                            optional=ACCESS_TEST_KEYS)
         access = self.choice(value, "access", ACCESS_CLASSES)
-        who = self.choice(value, "who", tuple(WHO)) if "who" in value else "any"
-        decision = self.choice(value, "decision", DECISIONS) if "decision" in value else "any"
         count_gt = self.reader.field(value, "count_gt", int, "count_gt") if "count_gt" in value else 0
         if count_gt < 0:
             raise self.reader.fail("count_gt must be 0 or more", value.line_of("count_gt"))
-        return AccessTest(access, who, count_gt, decision)
+        return AccessTest(access, count_gt, self.grant_filter(value))
+
+    def grant_filter(self, value: LineMap) -> GrantFilter:
+        return GrantFilter(
+            who=self.choice(value, "who", tuple(WHO)) if "who" in value else "any",
+            decision=self.choice(value, "decision", DECISIONS) if "decision" in value else "any",
+            principal=self.pattern(value, "principal") if "principal" in value else None,
+            statement=self.pattern(value, "statement") if "statement" in value else None)
+
+    def pattern(self, value: LineMap, key: str) -> re.Pattern[str]:
+        try:
+            return OPERATORS["matches"].prepare(value[key])
+        except ValueError as exc:
+            raise self.reader.fail(f"{key!r} needs {exc}", value.line_of(key)) from None
+
+    def reaches(self, value: LineMap) -> Condition:
+        quantifier = self.quantifier(value, "'reaches'")
+        self.reader.mapping(value, value.line, "'reaches' condition", required=("reaches", quantifier))
+        if RESOURCE_TYPES[self.resource_type].principal is None:
+            principals = sorted(t for t, d in RESOURCE_TYPES.items() if d.principal)
+            raise self.reader.fail(f"'reaches' needs a resource that acts as a principal "
+                                   f"({', '.join(principals)}), not {self.resource_type}",
+                                   value.line_of("reaches"))
+        link = self.reader.mapping(value["reaches"], value.line_of("reaches"), "'reaches'",
+                                   required=("type", "access"),
+                                   optional=tuple(k for k in REACHES_KEYS if k not in ("type", "access")))
+        target_type = self.choice(link, "type", tuple(RESOURCE_TYPES))
+        accesses = link["access"] if isinstance(link["access"], LineList) else [link["access"]]
+        if not accesses or any(a not in ACCESS_CLASSES for a in accesses):
+            raise self.reader.fail(f"'access' must be one of {', '.join(ACCESS_CLASSES)} or a "
+                                   f"list of them, found {link['access']!r}", link.line_of("access"))
+        return Reaches(target_type, tuple(accesses),
+                       self.choice(link, "by", REACHED_BY) if "by" in link else "self",
+                       self.grant_filter(link), quantifier,
+                       self.sub(value[quantifier], value.line_of(quantifier), target_type))
 
     def related(self, value: LineMap) -> Condition:
         direction = "references" if "references" in value else "referenced_by"
@@ -325,7 +496,7 @@ class _Compiler:
         self.reader.mapping(value, value.line, f"{direction!r} condition",
                             required=(direction, quantifier))
         link = self.reader.mapping(value[direction], value.line_of(direction), f"{direction!r}",
-                                   required=("type", "attr"))
+                                   required=RELATED_KEYS)
         related_type = self.choice(link, "type", tuple(RESOURCE_TYPES))
         return Related(direction, related_type, self.path(link, "attr"), quantifier,
                        self.sub(value[quantifier], value.line_of(quantifier), related_type))

@@ -78,11 +78,14 @@ class EvaluationContext:
         """The resources of ``resource_type`` that ``name`` (an id, a name or an identifier
         attribute such as a KMS alias) refers to, as seen from the resource ``near``.
 
-        A full id names one resource anywhere. Other names are resolved in ``near``'s region,
+        A full id, or a name that is the id without the type's ``id_prefix``, names one
+        resource anywhere. Other names are resolved in ``near``'s region,
         then its account, then anywhere, since short names (a key alias, say) are regional.
         """
-        found = self._name_index(resource_type).get(name, [])
-        exact = [r for r in found if r.id == name]
+        index = self._name_index(resource_type)
+        # a name relative to the type's id prefix (a GCP resource name) is its id
+        found = index.get(name) or index.get(RESOURCE_TYPES[resource_type].id_prefix + name, [])
+        exact = [r for r in found if r.id in (name, RESOURCE_TYPES[resource_type].id_prefix + name)]
         local = [r for r in found if r.account == near.account]
         same_region = [r for r in local if r.region == near.region]
         return exact or same_region or local or found

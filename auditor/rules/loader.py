@@ -8,14 +8,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib.abc import Traversable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from auditor import plugins
-from auditor.errors import InputError, PluginError, RuleError
+from auditor.errors import AuditorError, InputError, PluginError, RuleError
 from auditor.findings import SEVERITIES
 from auditor.rules.conditions import compile_condition
 from auditor.rules.fixtures import (
@@ -36,7 +36,7 @@ from auditor.rules.model import (
 from auditor.rules.resource_types import RESOURCE_TYPES, provider_of
 from auditor.rules.scope import is_path
 from auditor.rules.template import parse_template
-from auditor.rules.yamlfile import LineList, LineMap, Reader, parse
+from auditor.rules.yamlfile import LineList, LineMap, Reader, Reported, parse
 
 BUNDLED_PACKAGE = "auditor._data.rules"
 ENTRY_POINT_GROUP = "auditor.rules"
@@ -46,6 +46,12 @@ RULE_ID = re.compile(r"^(?:ml|[a-z][a-z0-9]*\.[a-z][a-z0-9]*)\.[a-z0-9]+(?:-[a-z
 REQUIRED = ("id", "title", "severity", "resource_type", "condition", "message", "rationale",
             "remediation", "references")
 OPTIONAL = ("applies_to", "evidence", "fixtures")
+REMEDIATION_REQUIRED = ("text",)
+REMEDIATION_OPTIONAL = ("cli", "terraform")
+FIXTURE_REQUIRED = ("resources",)
+FIXTURE_OPTIONAL = ("description", "errors")
+# folders of the bundled package that hold other data than rules (compliance frameworks)
+NOT_RULES = ("frameworks",)
 
 
 def load_rules(paths: Sequence[Path] | None = None) -> list[Rule]:
@@ -68,8 +74,10 @@ def _bundled_files() -> Iterator[tuple[str, str]]:
             elif entry.name.endswith(RULE_SUFFIXES):
                 yield entry
 
-    for entry in walk(files(BUNDLED_PACKAGE)):
-        yield str(entry), entry.read_text(encoding="utf-8")
+    for entry in sorted(files(BUNDLED_PACKAGE).iterdir(), key=lambda e: e.name):
+        if entry.is_dir() and entry.name not in NOT_RULES:
+            for rule_file in walk(entry):
+                yield str(rule_file), rule_file.read_text(encoding="utf-8")
 
 
 def _rule_files(paths: Sequence[Path]) -> list[Path]:
@@ -99,37 +107,101 @@ def _read(path: Path) -> str:
 # -- one rule file -----------------------------------------------------------------------------
 
 def parse_rule(text: str, source: str) -> YamlRule:
-    """The rule in one rule file; every mistake is a RuleError naming ``source`` and a line."""
+    """The rule in one rule file; a mistake is a RuleError naming ``source`` and a line (the
+    first one, in line order, when there are several: ``read_rule`` gives them all)."""
+    rule, problems = read_rule(text, source)
+    if problems:
+        raise problems[0]
+    assert rule is not None
+    return rule
+
+
+def read_rule(text: str, source: str) -> tuple[YamlRule | None, list[AuditorError]]:
+    """The rule in one rule file and every problem found in it, in line order.
+
+    Independent parts are read even when others fail (each field, each condition of a list,
+    each fixture), so that one pass reports all mistakes; the rule is None when there was any.
+    """
     reader = Reader(source)
-    document = parse(text, source)
+    try:
+        document = parse(text, source)
+    except RuleError as exc:  # YAML that cannot be composed stops at its first mistake
+        return None, [exc]
+    rule = reader.attempt(lambda: _rule(reader, document, source))
+    problems = reader.sorted_problems()
+    return (None if problems else rule), problems
+
+
+def _rule(reader: Reader, document: Any, source: str) -> YamlRule:
     doc = reader.mapping(document, getattr(document, "line", 1), "a rule file",
-                         required=REQUIRED, optional=OPTIONAL)
+                         optional=(*REQUIRED, *OPTIONAL))
+    for key in REQUIRED:
+        if key not in doc:
+            reader.problems.append(reader.fail(f"a rule file is missing the field {key!r}",
+                                               doc.line))
+    rule_id = reader.attempt(lambda: _rule_id(reader, doc))
+    resource_type = reader.attempt(lambda: _resource_type(reader, doc, rule_id))
+    severity = reader.attempt(lambda: _severity(reader, doc))
+
+    def condition(key: str) -> Any:
+        # conditions and fixtures depend on the resource type: without one they are not read
+        return compile_condition(doc[key], doc.line_of(key), reader, str(resource_type)) \
+            if resource_type else None
+
+    readers: dict[str, Callable[[], Any]] = {
+        "title": lambda: reader.text(doc, "title", "title"),
+        "condition": lambda: condition("condition"),
+        "applies_to": lambda: condition("applies_to"),
+        "message": lambda: _message(reader, doc),
+        "rationale": lambda: reader.text(doc, "rationale", "rationale"),
+        "remediation": lambda: _remediation(reader, doc),
+        "references": lambda: _references(reader, doc),
+        "evidence": lambda: _evidence(reader, doc),
+        "fixtures": lambda: _fixtures(reader, doc, str(resource_type)) if resource_type else (),
+    }
+    parts = {key: reader.attempt(read) if key in doc else None for key, read in readers.items()}
+    if reader.problems:
+        raise Reported("the rule file has problems")
+    return YamlRule(
+        id=str(rule_id), title=parts["title"], severity=str(severity),
+        resource_type=str(resource_type), condition=parts["condition"],
+        applies_to=parts["applies_to"], message=parts["message"], rationale=parts["rationale"],
+        remediation=parts["remediation"], references=parts["references"],
+        evidence=parts["evidence"] or (), source=source, line=doc.line_of("id"),
+        fixtures=parts["fixtures"] or ())
+
+
+def _rule_id(reader: Reader, doc: LineMap) -> str:
+    if "id" not in doc:
+        raise Reported("no id")
     rule_id = reader.text(doc, "id", "id")
     if not RULE_ID.match(rule_id):
         raise reader.fail(f"id {rule_id!r} must be <provider>.<service>.<kebab-slug> "
                           f"(or ml.<kebab-slug>)", doc.line_of("id"))
+    return rule_id
+
+
+def _resource_type(reader: Reader, doc: LineMap, rule_id: str | None) -> str:
+    if "resource_type" not in doc:
+        raise Reported("no resource_type")
     resource_type = reader.text(doc, "resource_type", "resource_type")
     if resource_type not in RESOURCE_TYPES:
         raise reader.fail(f"unknown resource_type {resource_type!r} (known: "
                           f"{', '.join(sorted(RESOURCE_TYPES))})", doc.line_of("resource_type"))
-    if not rule_id.startswith("ml.") and provider_of(rule_id) != provider_of(resource_type):
+    if rule_id and not rule_id.startswith("ml.") and provider_of(rule_id) != provider_of(resource_type):
         raise reader.fail(f"rule {rule_id} is for provider {provider_of(rule_id)!r} but its "
                           f"resource_type is {resource_type}", doc.line_of("resource_type"))
+    return resource_type
+
+
+def _severity(reader: Reader, doc: LineMap) -> str:
+    if "severity" not in doc:
+        raise Reported("no severity")
     severity = reader.text(doc, "severity", "severity")
     if severity not in SEVERITIES:
         raise reader.fail(f"severity must be one of {', '.join(SEVERITIES)}, found {severity!r}",
                           doc.line_of("severity"))
-    return YamlRule(
-        id=rule_id, title=reader.text(doc, "title", "title"), severity=severity,
-        resource_type=resource_type,
-        condition=compile_condition(doc["condition"], doc.line_of("condition"), reader,
-                                    resource_type),
-        applies_to=(compile_condition(doc["applies_to"], doc.line_of("applies_to"), reader,
-                                      resource_type) if "applies_to" in doc else None),
-        message=_message(reader, doc), rationale=reader.text(doc, "rationale", "rationale"),
-        remediation=_remediation(reader, doc), references=_references(reader, doc),
-        evidence=_evidence(reader, doc), source=source, line=doc.line_of("id"),
-        fixtures=_fixtures(reader, doc, resource_type) if "fixtures" in doc else ())
+    return severity
 
 
 def _message(reader: Reader, doc: LineMap) -> Any:
@@ -141,10 +213,10 @@ def _message(reader: Reader, doc: LineMap) -> Any:
 
 def _remediation(reader: Reader, doc: LineMap) -> Remediation:
     block = reader.mapping(doc["remediation"], doc.line_of("remediation"), "remediation",
-                           required=("text",), optional=("cli", "terraform"))
+                           required=REMEDIATION_REQUIRED, optional=REMEDIATION_OPTIONAL)
     return Remediation(text=reader.text(block, "text", "remediation.text"),
                        **{key: reader.text(block, key, f"remediation.{key}")
-                          for key in ("cli", "terraform") if key in block})
+                          for key in REMEDIATION_OPTIONAL if key in block})
 
 
 def _references(reader: Reader, doc: LineMap) -> tuple[str, ...]:
@@ -174,10 +246,14 @@ def _fixtures(reader: Reader, doc: LineMap, resource_type: str) -> tuple[Fixture
     for expected in EXPECTATIONS:
         if expected not in block:
             continue
-        items = reader.field(block, expected, LineList, f"fixtures.{expected}")
-        for index, (item, line) in enumerate(zip(items, items.item_lines, strict=True)):
-            fixtures.append(_fixture(reader, f"fixture {expected}[{index}]", expected, index,
-                                     item, line, resource_type))
+        items = reader.attempt(lambda expected=expected: reader.field(
+            block, expected, LineList, f"fixtures.{expected}"))
+        for index, (item, line) in enumerate(zip(items or [], getattr(items, "item_lines", []),
+                                                 strict=True)):
+            fixture = reader.attempt(lambda e=expected, i=index, item=item, line=line: _fixture(
+                reader, f"fixture {e}[{i}]", e, i, item, line, resource_type))
+            if fixture is not None:
+                fixtures.append(fixture)
     return tuple(fixtures)
 
 
@@ -187,13 +263,13 @@ def _fixture(reader: Reader, what: str, expected: str, index: int, item: Any, li
         block = LineMap(resources=item)
         block.line, block.key_lines = line, {"resources": line}
     else:
-        block = reader.mapping(item, line, what, required=("resources",),
-                               optional=("description", "errors"))
+        block = reader.mapping(item, line, what, required=FIXTURE_REQUIRED,
+                               optional=FIXTURE_OPTIONAL)
     resources = reader.field(block, "resources", LineList, f"{what} resources")
     if not resources:
         raise reader.fail(f"{what} needs at least one resource", block.line_of("resources"))
-    for resource, resource_line in zip(resources, resources.item_lines, strict=True):
-        _check_resource(reader, resource, resource_line, what)
+    reader.each(lambda resource, resource_line: _check_resource(reader, resource, resource_line,
+                                                                what), resources)
     if resources[0]["type"] != resource_type:
         raise reader.fail(f"{what}: the first resource is the one under test, so it must be a "
                           f"{resource_type}, not {resources[0]['type']}", resources.item_lines[0])
@@ -211,12 +287,13 @@ def _fixture(reader: Reader, what: str, expected: str, index: int, item: Any, li
                           _json_path_line(exc.location, resources, errors, line)) from None
 
 
-def _check_resource(reader: Reader, resource: Any, line: int, what: str) -> None:
+def _check_resource(reader: Reader, resource: Any, line: int, what: str) -> bool:
     block = reader.mapping(resource, line, f"{what} resource", required=RESOURCE_REQUIRED,
                            optional=RESOURCE_OPTIONAL)
     resource_type = block["type"]
     if resource_type not in RESOURCE_TYPES:
         raise reader.fail(f"{what}: unknown resource type {resource_type!r}", block.line_of("type"))
+    return True
 
 
 def _json_path_line(location: str | None, resources: LineList, errors: Any, default: int) -> int:

@@ -47,6 +47,8 @@ class Trace:
     related: list[str] = field(default_factory=list)
     # list attribute path -> the items that satisfied an `each ... any` test
     matches: dict[str, list[Any]] = field(default_factory=dict)
+    # why grants that proved a failure might not hold after all (a deny policy not collected)
+    caveats: list[str] = field(default_factory=list)
 
     def note(self, resource_id: str, reason: str) -> None:
         """Record why something is unknown; reasons about other resources name them."""

@@ -130,6 +130,8 @@ class YamlRule:
         if trace.matches:
             evidence["matches"] = {path: unique(items) for path, items in trace.matches.items()
                                    if items}
+        if trace.caveats:
+            evidence["caveats"] = sorted(set(trace.caveats))
         return evidence
 
 

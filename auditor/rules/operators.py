@@ -27,6 +27,8 @@ class Operator:
     # raises ValueError when the argument is unusable
     prepare: Callable[[Any], Any]
     test: Callable[[Any, Any, datetime], Truth]
+    # the same constraint as ``prepare``, for the rule-file JSON Schema (schema.py)
+    schema: dict[str, Any]
 
 
 def same(a: Any, b: Any) -> bool:
@@ -130,20 +132,29 @@ def _regex(argument: Any) -> re.Pattern[str]:
         raise ValueError(f"a valid regular expression ({exc})") from None
 
 
+_ANY: dict[str, Any] = {}
+_SCALAR = {"type": ["string", "number", "boolean", "null"]}
+_LIST = {"type": "array"}
+_BOOLEAN = {"type": "boolean"}
+_NUMBER = {"type": "number"}
+_DAYS = {"type": "number", "minimum": 0}
+_REGEX = {"type": "string", "format": "regex"}
+
 OPERATORS: dict[str, Operator] = {
-    "equals": Operator("any value", _anything, lambda v, a, _: same(v, a)),
-    "not_equals": Operator("any value", _anything, lambda v, a, _: not same(v, a)),
-    "in": Operator("a list of values", _list, lambda v, a, _: any(same(v, x) for x in a)),
-    "not_in": Operator("a list of values", _list, lambda v, a, _: not any(same(v, x) for x in a)),
-    "exists": Operator("true or false", _boolean, lambda v, a, _: (v is not None) == a),
-    "empty": Operator("true or false", _boolean, lambda v, a, _: _is_empty(v) == a),
-    "contains": Operator("a single value", _scalar, lambda v, a, _: _contains(v, a)),
+    "equals": Operator("any value", _anything, lambda v, a, _: same(v, a), _ANY),
+    "not_equals": Operator("any value", _anything, lambda v, a, _: not same(v, a), _ANY),
+    "in": Operator("a list of values", _list, lambda v, a, _: any(same(v, x) for x in a), _LIST),
+    "not_in": Operator("a list of values", _list, lambda v, a, _: not any(same(v, x) for x in a),
+                       _LIST),
+    "exists": Operator("true or false", _boolean, lambda v, a, _: (v is not None) == a, _BOOLEAN),
+    "empty": Operator("true or false", _boolean, lambda v, a, _: _is_empty(v) == a, _BOOLEAN),
+    "contains": Operator("a single value", _scalar, lambda v, a, _: _contains(v, a), _SCALAR),
     "matches": Operator("a regular expression", _regex,
-                        lambda v, a, _: isinstance(v, str) and a.search(v) is not None),
-    "gt": Operator("a number", _number, _compare(lambda v, a: v > a)),
-    "gte": Operator("a number", _number, _compare(lambda v, a: v >= a)),
-    "lt": Operator("a number", _number, _compare(lambda v, a: v < a)),
-    "lte": Operator("a number", _number, _compare(lambda v, a: v <= a)),
-    "older_than_days": Operator("a number of days", _days, _timestamp_test(older=True)),
-    "newer_than_days": Operator("a number of days", _days, _timestamp_test(older=False)),
+                        lambda v, a, _: isinstance(v, str) and a.search(v) is not None, _REGEX),
+    "gt": Operator("a number", _number, _compare(lambda v, a: v > a), _NUMBER),
+    "gte": Operator("a number", _number, _compare(lambda v, a: v >= a), _NUMBER),
+    "lt": Operator("a number", _number, _compare(lambda v, a: v < a), _NUMBER),
+    "lte": Operator("a number", _number, _compare(lambda v, a: v <= a), _NUMBER),
+    "older_than_days": Operator("a number of days", _days, _timestamp_test(older=True), _DAYS),
+    "newer_than_days": Operator("a number of days", _days, _timestamp_test(older=False), _DAYS),
 }

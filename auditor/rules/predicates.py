@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auditor.rules.aws_cloudtrail import s3_data_events_logged
+from auditor.rules.gcp_audit_logs import storage_data_access_logged
 from auditor.rules.logic import Trace, Truth
+from auditor.scanners.gcp import ids as gcp
 
 if TYPE_CHECKING:
     from auditor.rules.scope import Scope
@@ -31,4 +33,9 @@ PREDICATES: dict[str, Predicate] = {
         ("aws.s3.bucket",), ("read", "write"), s3_data_events_logged,
         "a logging CloudTrail trail of the bucket's account and region records every object "
         "read (or write) data event of the bucket"),
+    "storage_data_access_logged": Predicate(
+        (gcp.PROJECT,), ("read", "write"), storage_data_access_logged,
+        "the project's effective audit configuration (its own allow policy and its folders' and "
+        "organization's) enables Cloud Storage DATA_READ (or DATA_WRITE) logs, for "
+        "storage.googleapis.com or allServices, with no exempted members"),
 }

@@ -10,17 +10,18 @@ turned into ``datetime`` objects (inventory timestamps are strings).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from auditor.errors import RuleError
+from auditor.errors import AuditorError, RuleError
 
 _BOOL = "tag:yaml.org,2002:bool"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
+T = TypeVar("T")
 
 
 class _Loader(yaml.SafeLoader):
@@ -52,21 +53,24 @@ class LineList(list[Any]):
     item_lines: list[int]
 
 
-def parse(text: str, source: str) -> Any:
-    """The document in ``text`` as dicts (``LineMap``), lists (``LineList``) and scalars."""
+def parse(text: str, source: str, error: type[AuditorError] = RuleError) -> Any:
+    """The document in ``text`` as dicts (``LineMap``), lists (``LineList``) and scalars.
+
+    Mistakes raise ``error`` (rule files: RuleError; other YAML inputs pass their own class).
+    """
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            raise RuleError("the file is empty", source=source, location="line 1")
-        return _Converter(loader, source).convert(node)
+            raise error("the file is empty", source=source, location="line 1")
+        return _Converter(loader, source, error).convert(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark else None
-        raise RuleError(f"not valid YAML: {exc.problem or exc.context}", source=source,
-                        location=where) from None
+        raise error(f"not valid YAML: {exc.problem or exc.context}", source=source,
+                    location=where) from None
     except yaml.YAMLError as exc:
-        raise RuleError(f"not valid YAML: {exc}", source=source) from None
+        raise error(f"not valid YAML: {exc}", source=source) from None
     finally:
         loader.dispose()
 
@@ -76,9 +80,10 @@ def line_of(node: Node) -> int:
 
 
 class _Converter:
-    def __init__(self, loader: _Loader, source: str):
+    def __init__(self, loader: _Loader, source: str, error: type[AuditorError]):
         self.loader = loader
         self.source = source
+        self.error = error
 
     def convert(self, node: Node) -> Any:
         if isinstance(node, MappingNode):
@@ -101,11 +106,11 @@ class _Converter:
                 continue
             key = self.loader.construct_object(key_node) if isinstance(key_node, ScalarNode) else None
             if not isinstance(key, str):
-                raise RuleError("mapping keys must be strings", source=self.source,
-                                location=f"line {line_of(key_node)}")
+                raise self.error("mapping keys must be strings", source=self.source,
+                                 location=f"line {line_of(key_node)}")
             if key in result:
-                raise RuleError(f"duplicate key {key!r} (first at line {result.key_lines[key]})",
-                                source=self.source, location=f"line {line_of(key_node)}")
+                raise self.error(f"duplicate key {key!r} (first at line {result.key_lines[key]})",
+                                 source=self.source, location=f"line {line_of(key_node)}")
             result[key] = self.convert(value_node)
             result.key_lines[key] = line_of(key_node)
         # YAML merge keys (<<: *anchor) fill in what the mapping does not set itself
@@ -120,8 +125,8 @@ class _Converter:
         nodes = node.value if isinstance(node, SequenceNode) else [node]
         sources = [self.convert(item) for item in nodes]
         if not all(isinstance(item, LineMap) for item in sources):
-            raise RuleError("'<<' must merge a mapping or a list of mappings",
-                            source=self.source, location=f"line {line_of(node)}")
+            raise self.error("'<<' must merge a mapping or a list of mappings",
+                             source=self.source, location=f"line {line_of(node)}")
         return sources
 
 
@@ -132,28 +137,72 @@ def type_name(value: Any) -> str:
             LineMap: "mapping", LineList: "list"}.get(type(value), type(value).__name__)
 
 
+class Reported(Exception):
+    """Stops reading a part whose problems are already in ``Reader.problems``."""
+
+
 class Reader:
-    """Reads the parts of one rule file, turning every mistake into a RuleError at a line."""
+    """Reads the parts of one rule file, turning every mistake into a RuleError at a line.
 
-    def __init__(self, source: str):
+    Problems are collected, not raised one by one: a part that cannot be read raises, and
+    ``attempt`` records the error and lets the caller go on with the next part, so that a
+    file's every problem can be reported at once (``audit rules lint``). Problems that do not
+    stop reading (an unknown key) are recorded directly.
+    """
+
+    def __init__(self, source: str, error: type[AuditorError] = RuleError):
         self.source = source
+        self.error = error
+        self.problems: list[AuditorError] = []
 
-    def fail(self, message: str, line: int) -> RuleError:
-        return RuleError(message, source=self.source, location=f"line {line}")
+    def fail(self, message: str, line: int) -> AuditorError:
+        return self.error(message, source=self.source, location=f"line {line}")
+
+    def attempt(self, read: Callable[[], T]) -> T | None:
+        """``read()``, or None once its problem is recorded."""
+        try:
+            return read()
+        except Reported:
+            return None
+        except AuditorError as exc:
+            self.problems.append(exc)
+            return None
+
+    def sorted_problems(self) -> list[AuditorError]:
+        return sorted(self.problems, key=problem_line)
+
+    def check(self) -> None:
+        """Raise the first problem, in line order (strict loading stops at it)."""
+        if self.problems:
+            raise self.sorted_problems()[0]
+
+    def each(self, read: Callable[[Any, int], T], items: LineList) -> list[T]:
+        """``read(item, line)`` for every item; a failed item is recorded and the rest read,
+        and then the whole list counts as failed."""
+        results = [self.attempt(lambda item=item, line=line: read(item, line))
+                   for item, line in zip(items, items.item_lines, strict=True)]
+        if any(result is None for result in results):
+            raise Reported("see the problems recorded for the items")
+        return results  # type: ignore[return-value]
 
     def mapping(self, value: Any, line: int, what: str, *, required: Collection[str] = (),
                 optional: Collection[str] = ()) -> LineMap:
-        """``value`` as a mapping holding all of ``required`` and nothing beyond ``optional``."""
+        """``value`` as a mapping holding all of ``required`` and nothing beyond ``optional``.
+
+        Unknown keys are recorded and reading goes on; a missing required key stops it.
+        """
         if not isinstance(value, LineMap):
             raise self.fail(f"{what} must be a mapping, found {type_name(value)}", line)
         for key in value:
             if key not in required and key not in optional:
                 known = ", ".join(sorted([*required, *optional]))
-                raise self.fail(f"unknown key {key!r} in {what} (known keys: {known})",
-                                value.line_of(key))
-        for key in required:
-            if key not in value:
-                raise self.fail(f"{what} is missing the field {key!r}", value.line)
+                self.problems.append(self.fail(f"unknown key {key!r} in {what} (known keys: "
+                                               f"{known})", value.line_of(key)))
+        missing = [key for key in required if key not in value]
+        for key in missing:
+            self.problems.append(self.fail(f"{what} is missing the field {key!r}", value.line))
+        if missing:
+            raise Reported(f"{what} is missing fields")
         return value
 
     def field(self, mapping: LineMap, key: str, kind: type | tuple[type, ...], what: str) -> Any:
@@ -184,3 +233,8 @@ class Reader:
 
 _KIND_NAMES = {LineMap: "a mapping", LineList: "a list", str: "a string", int: "an integer",
                float: "a number", bool: "a boolean"}
+
+
+def problem_line(problem: AuditorError) -> int:
+    match = re.match(r"^line (\d+)", problem.location or "")
+    return int(match.group(1)) if match else 0

@@ -52,12 +52,13 @@ class GcpAnalyzer:
             if classification is None or not classification.sensitive:
                 continue
             asset = AssetAccess(bucket.id)
-            notes: set[str] = set()
+            gaps = Answer()
             for access in ACCESS_CLASSES:
                 answer = _answer(engine, bucket, access)
-                notes |= answer.notes
+                gaps.absorb(answer)
                 asset.grants.extend(_grants(answer, access))
-            asset.unknown = sorted(notes)
+            asset.unknown = sorted(gaps.notes)
+            asset.may_not_hold = sorted(gaps.caveats)
             yield asset
 
     def who_can(self, inventory: Inventory, resource_ref: str, action: str) -> list[AccessGrant]:
@@ -83,7 +84,7 @@ def _answer(engine: AccessEngine, bucket: Resource, access: str) -> Answer:
     chain, _ = engine.view.chain(bucket)
     for node in chain[1:]:
         node_answer = engine.holders(node, NODE_ADMIN_PERMISSIONS[node.type])
-        answer.notes |= node_answer.notes
+        answer.absorb(node_answer)
         for member, route in sorted(node_answer.routes.items()):
             answer.offer(member, route)
     return answer

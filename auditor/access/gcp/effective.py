@@ -83,7 +83,14 @@ Routes = dict[str, Route]
 @dataclass(slots=True)
 class Answer:
     routes: Routes = field(default_factory=dict)
+    # what could add principals to this answer (a policy that was not collected, say)
     notes: set[str] = field(default_factory=set)
+    # what could only remove listed principals (deny policies that were not collected)
+    caveats: set[str] = field(default_factory=set)
+
+    def absorb(self, other: Answer) -> None:
+        self.notes |= other.notes
+        self.caveats |= other.caveats
 
     def offer(self, member: str, route: Route) -> bool:
         """Keep ``route`` if it beats what ``member`` has; True when it did."""
@@ -112,7 +119,7 @@ class AccessEngine:
             if account is None:
                 continue
             impersonators = self.impersonators(account)
-            answer.notes |= impersonators.notes
+            answer.absorb(impersonators)
             for member, edge in sorted(impersonators.routes.items()):
                 route = self._through_account(member, edge.then(answer.routes[account_member]))
                 if answer.offer(member, route) and members.service_account_email(member):
@@ -125,7 +132,7 @@ class AccessEngine:
             answer = Answer()
             for permission in IMPERSONATION_PERMISSIONS:
                 direct = self.direct(account, permission)
-                answer.notes |= direct.notes
+                answer.absorb(direct)
                 for member, route in direct.routes.items():
                     answer.offer(member, route)
             self._impersonators[account.id] = answer
@@ -245,7 +252,7 @@ class AccessEngine:
             project = self.view.project(str(bucket.attributes.get("project_number") or bucket.account))
             blocked = bool(project and project.attributes.get("public_access_prevention_enforced"))
             if project is None or project.attributes.get("public_access_prevention_enforced") is None:
-                answer.notes.add("public access prevention is inherited and the organization policy "
+                answer.caveats.add("public access prevention is inherited and the organization policy "
                                  "storage.publicAccessPrevention was not collected: public access "
                                  "is counted as effective")
         if blocked:
@@ -263,7 +270,7 @@ class AccessEngine:
                 not_collected.append(node.id)
             policies.extend(node.attributes.get("deny_policies") or [])
         if not_collected:
-            answer.notes.add(f"the IAM deny policies of {', '.join(not_collected)} were not collected; "
+            answer.caveats.add(f"the IAM deny policies of {', '.join(not_collected)} were not collected; "
                              "they could only remove access listed here")
         if not policies:
             return

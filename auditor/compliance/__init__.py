@@ -1,0 +1,1 @@
+"""Compliance as data: frameworks map requirements to rule ids (rules/frameworks/*.yaml)."""

@@ -1,0 +1,1 @@
+"""Triage: suppressions, the SQLite history of runs, and diffs against a baseline."""
