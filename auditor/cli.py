@@ -2,7 +2,8 @@
 
 Exit codes: 0 no failing finding at or above --fail-on; 1 failing findings at or above it;
 2 bad usage, configuration or input; 3 the scan or evaluation was incomplete (collection
-errors, or a rule could not decide); 4 an internal error (a bug: please report it).
+errors, or a rule could not decide); 4 an internal error (a bug: please report it); 5 (`audit
+deliver` only) a delivery target failed.
 When several apply: 2, then 1, then 3.
 """
 
@@ -23,7 +24,7 @@ from auditor import __version__
 from auditor.errors import AuditorError
 from auditor.findings import SEVERITIES
 
-EXIT_INTERNAL = 4
+EXIT_OK, EXIT_INTERNAL, EXIT_DELIVERY = 0, 4, 5
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -91,7 +92,8 @@ def main() -> None:
     """Who can read, copy or tamper with your training data and model weights, and by which path.
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 bad usage or configuration,
-    3 incomplete scan, 4 internal error. When several apply: 2, then 1, then 3.
+    3 incomplete scan, 4 internal error, 5 a delivery failed (audit deliver). When several
+    apply: 2, then 1, then 3.
     """
 
 
@@ -127,7 +129,7 @@ def run(profile_name: str | None, config_path: Path | None, output_dir: Path | N
     inventory = pipeline.scan(profile, _progress)
     result = pipeline.evaluate(inventory, options, started_at=started_at)
     _finish(result, output_dir or _default_output_dir(profile), state_path or profile.state,
-            baseline_path, fail_on_new)
+            baseline_path, fail_on_new, deliver=profile.deliver)
 
 
 @main.command()
@@ -234,6 +236,25 @@ def iac(path: Path, formats: str, output_dir: Path | None, fail_on: str | None,
     pipeline.write_outputs(result, directory, chosen)
     _print_summary(result, directory)
     sys.exit(pipeline.exit_code(result))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@profile_option
+@config_option
+@_friendly_errors
+def deliver(run_dir: Path, profile_name: str | None, config_path: Path | None) -> None:
+    """Deliver RUN_DIR (written by `audit run`) to the profile's [deliver] targets again.
+
+    Exits 5 when a target failed (the others are still delivered).
+    """
+    from auditor.errors import ConfigError
+
+    profile = _load_profile(profile_name, config_path)
+    if not profile.deliver:
+        raise ConfigError(f"profile {profile.name!r} has no [profiles.{profile.name}.deliver] table",
+                          source=profile.source)
+    sys.exit(EXIT_OK if _deliver(run_dir, profile.deliver) else EXIT_DELIVERY)
 
 
 @main.command()
@@ -456,9 +477,11 @@ def _now() -> str:
 
 
 def _finish(result: Any, output_dir: Path, state_path: Path | None = None,
-            baseline_path: Path | None = None, fail_on_new: bool = False) -> None:
-    """Diff against the baseline, write the outputs, then record the run in the history:
-    a run whose outputs could not be written is not recorded."""
+            baseline_path: Path | None = None, fail_on_new: bool = False,
+            deliver: dict[str, Any] | None = None) -> None:
+    """Diff against the baseline, write the outputs, then record the run in the history (a
+    run whose outputs could not be written is not recorded), then deliver it. A failed
+    delivery is reported and leaves the audit's own exit code alone."""
     from auditor import pipeline
     from auditor.history.baseline import load_baseline
     from auditor.history.diff import diff
@@ -475,7 +498,18 @@ def _finish(result: Any, output_dir: Path, state_path: Path | None = None,
     pipeline.write_outputs(result, output_dir)
     store.record(result)
     _print_summary(result, output_dir)
+    if deliver:
+        _deliver(output_dir, deliver)
     sys.exit(pipeline.exit_code(result, fail_on_new))
+
+
+def _deliver(run_dir: Path, targets: dict[str, Any]) -> bool:
+    from auditor.deliver import deliver_run
+
+    outcomes = deliver_run(run_dir, targets)
+    for outcome in outcomes:
+        click.echo(str(outcome), err=not outcome.ok)
+    return all(outcome.ok for outcome in outcomes)
 
 
 def _print_summary(result: Any, output_dir: Path) -> None:

@@ -53,6 +53,8 @@ class Profile:
     fail_on: str = "high"
     output_dir: str | None = None
     rule_paths: list[Path] = field(default_factory=list)
+    # [profiles.NAME.deliver] as written (checked by the deliverer plugins at load)
+    deliver: dict[str, Any] = field(default_factory=dict)
     suppressions: Path | None = None
     state: Path | None = None
 
@@ -87,7 +89,7 @@ def parse_profile(raw: Any, name: str, source: str, base: Path) -> Profile:
     if not isinstance(raw, dict):
         raise ConfigError("must be a table", source=source, location=where)
     scanners = plugins.registry("auditor.scanners")
-    sections = {"scan", "classification", *scanners}
+    sections = {"scan", "classification", "deliver", *scanners}
     _check_unknown(raw, set(PROFILE_OPTIONS) | sections, source, where)
     top = _validated(raw, PROFILE_OPTIONS, source, where, skip=sections)
     if top["fail_on"] not in SEVERITIES:
@@ -105,6 +107,7 @@ def parse_profile(raw: Any, name: str, source: str, base: Path) -> Profile:
             raise ConfigError("must not be negative", source=source, location=f"{where}.scan.{key}")
     classification = _validated(_table(raw, "classification", source, where),
                                 CLASSIFICATION_OPTIONS, source, f"{where}.classification")
+    deliver = _deliver_table(_table(raw, "deliver", source, where), source, where, base)
     return Profile(
         name=name,
         source=source,
@@ -115,9 +118,26 @@ def parse_profile(raw: Any, name: str, source: str, base: Path) -> Profile:
         fail_on=top["fail_on"],
         output_dir=top["output_dir"],
         rule_paths=[(base / p).resolve() for p in top["rule_paths"]],
+        deliver=deliver,
         suppressions=(base / top["suppressions"]).resolve() if top["suppressions"] else None,
         state=(base / top["state"]).resolve() if top["state"] else None,
     )
+
+
+def _deliver_table(raw: Mapping[str, Any], source: str, where: str, base: Path) -> dict[str, Any]:
+    """The deliver table, checked now by the deliverer plugins so that a mistake stops the run
+    before the scan, not after it."""
+    from auditor.deliver.delivery import enabled_targets
+
+    table = dict(raw)
+    if isinstance(table.get("directory"), str):
+        table["directory"] = str((base / table["directory"]).resolve())
+    try:
+        enabled_targets(table, plugins.registry("auditor.deliverers"))
+    except ConfigError as exc:
+        raise ConfigError(exc.message, source=source,
+                          location=f"{where}.{exc.location}" if exc.location else where) from None
+    return table
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

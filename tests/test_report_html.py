@@ -1,9 +1,13 @@
 """report.html: hostile cloud text stays inert, the page is self-contained, and it renders
-from the package data a wheel would install."""
+from the package data a wheel would install.
+
+These read the page as a parser does; test_browser_report.py runs it in Chromium.
+"""
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import os
@@ -19,23 +23,27 @@ from typing import Any
 import pytest
 from jinja2 import StrictUndefined
 from markupsafe import escape
-from tests.test_report_json import (
-    ALICE,
-    EXTERNAL_ROOT,
-    PAYLOADS,
-    TRAIN_BUCKET,
-    TRAINER,
-    UNANALYZED_BUCKET,
-    build_result,
-)
 
 from auditor.access.model import AccessMap
 from auditor.inventory import Inventory
 from auditor.report.html import HtmlRenderer
 from auditor.report.templating import environment
 from auditor.run import RunMetadata, RunResult
+from tests.test_report_json import (
+    ALICE,
+    EXTERNAL_ROOT,
+    HOSTILE_BUCKET,
+    PAYLOADS,
+    SCRIPT_PAYLOAD,
+    TRAIN_BUCKET,
+    TRAINER,
+    UNANALYZED_BUCKET,
+    build_result,
+)
 
 REPO = Path(__file__).resolve().parents[1]
+# what the access-path pictures are drawn with; anything else in an <svg> was injected
+SVG_ELEMENTS = {"svg", "title", "defs", "marker", "path", "g", "line", "rect", "text"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
 
@@ -107,39 +115,75 @@ def _sha256_source(text: str) -> str:
     return f"'sha256-{digest}'"
 
 
+def embedded_data(tree: TreeBuilder) -> dict[str, Any]:
+    """The findings data report.js reads, decoded as the browser decodes it."""
+    [block] = tree.root.find_all("script", type="application/json")
+    if block.attrs["data-encoding"] == "gzip+base64":
+        return json.loads(gzip.decompress(base64.b64decode(block.text)))
+    assert block.attrs["data-encoding"] == "json"
+    return json.loads(block.text)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
 # --- hostile text --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
-def test_hostile_text_appears_only_escaped(html: str, payload: str) -> None:
+def test_hostile_text_never_appears_raw(html: str, payload: str) -> None:
     assert payload not in html
-    assert str(escape(payload)) in html
+
+
+def test_hostile_text_in_markup_is_escaped(html: str) -> None:
+    # the hostile bucket is a sensitive asset: its name and tags are drawn by the template
+    for payload in PAYLOADS[:3]:
+        assert str(escape(payload)) in html
 
 
 def test_hostile_text_reads_back_as_the_original_text(tree: TreeBuilder) -> None:
-    # escaped, not dropped: the reader sees exactly what the cloud holds
+    # escaped, not dropped: the reader sees exactly what the cloud holds, whether the template
+    # drew it or report.js will (from the data block)
     visible = tree.root.find_all("main")[0].text
+    data = "\n".join(_strings(embedded_data(tree)))
     for payload in PAYLOADS:
-        assert payload in visible
+        assert payload in visible or payload in data
+    assert SCRIPT_PAYLOAD in visible and HOSTILE_BUCKET in data
 
 
 def test_no_markup_is_injected(tree: TreeBuilder) -> None:
     tags = [node.tag for node in tree.elements]
     assert tags.count("script") == 2
-    assert not {"img", "iframe", "object", "embed", "base", "link", "svg"} & set(tags)
+    assert not {"img", "iframe", "object", "embed", "base", "link", "foreignobject"} & set(tags)
     handlers = [(n.tag, a) for n in tree.elements for a in n.attrs if a.startswith("on")]
     assert handlers == []
+    pictures = tree.root.find_all("svg")
+    assert len(pictures) == 2  # one per asset that someone can read
+    for picture in pictures:
+        assert {n.tag for n in picture.find_all()} <= SVG_ELEMENTS
+        assert not any("href" in name for n in picture.find_all() for name in n.attrs)
 
 
 def test_json_data_block_cannot_end_its_script(tree: TreeBuilder) -> None:
     [block] = tree.root.find_all("script", type="application/json")
     assert not {"<", ">", "&"} & set(block.text)
-    data = json.loads(block.text)
-    ids = [row.attrs["data-finding"] for row in tree.root.find_all("tr")
-           if "data-finding" in row.attrs]
-    assert sorted(data["search"]) == sorted(ids) and len(ids) == 6
-    searchable = "\n".join(data["search"].values())
-    assert all(payload.lower() in searchable for payload in PAYLOADS)
+    rows = embedded_data(tree)["findings"]
+    assert [row[0] for row in rows] == [f.id for f in build_result().findings]
+    assert all(p in "\n".join(_strings(embedded_data(tree))) for p in PAYLOADS)
+
+
+def test_a_compressed_data_block_decodes_to_the_same_data(tree: TreeBuilder) -> None:
+    packed = parse(HtmlRenderer(compress_above=0).render(build_result()))
+    [block] = packed.root.find_all("script", type="application/json")
+    assert block.attrs["data-encoding"] == "gzip+base64"
+    assert embedded_data(packed) == embedded_data(tree)
 
 
 # --- self-contained ------------------------------------------------------------------------
@@ -199,7 +243,8 @@ def test_summary_counts(tree: TreeBuilder) -> None:
 
 
 def test_each_sensitive_asset_shows_its_blast_radius(tree: TreeBuilder) -> None:
-    assert len(tree.root.find_all("article")) == 3  # the "other" bucket is not listed
+    # the "other" bucket is not listed
+    assert len(tree.root.find_all("article", **{"class": "asset"})) == 3
     train = _asset(tree, TRAIN_BUCKET)
     metrics = {n.attrs["data-metric"]: int(n.text) for n in train.find_all("dd")}
     assert metrics == {"read": 4, "write": 1, "delete": 1, "admin": 1, "principals": 5,
@@ -222,12 +267,22 @@ def test_an_unanalyzed_asset_is_flagged_incomplete(tree: TreeBuilder) -> None:
     assert "No principal can read it" not in unanalyzed.text
 
 
-def test_findings_table_keeps_the_engine_order(tree: TreeBuilder) -> None:
+def test_findings_data_keeps_the_engine_order(tree: TreeBuilder) -> None:
     result = build_result()
-    rows = [r for r in tree.root.find_all("tr") if "data-finding" in r.attrs]
-    assert [r.attrs["data-finding"] for r in rows] == [f.id for f in result.findings]
-    assert [r.attrs["data-severity"] for r in rows] == [f.severity for f in result.findings]
-    assert all(r.find_all("details") for r in rows)  # evidence is collapsible
+    data = embedded_data(tree)
+    rows = data["findings"]
+    assert [r[0] for r in rows] == [f.id for f in result.findings]
+    assert [data["severities"][r[2]] for r in rows] == [f.severity for f in result.findings]
+    assert [data["rules"][r[1]][0] for r in rows] == [f.rule_id for f in result.findings]
+    assert [data["resources"][r[4]][0] for r in rows] == [f.resource.id for f in result.findings]
+
+
+def test_the_table_is_left_to_the_script(tree: TreeBuilder) -> None:
+    [table] = tree.root.find_all("table", id="findings-table")
+    assert table.attrs["data-total"] == "6" and table.find_all("tbody")[0].children == []
+    [form] = tree.root.find_all("form", id="filters")
+    assert "hidden" in form.attrs  # dead without the script, so the script shows it
+    assert "findings.json" in tree.root.find_all("noscript")[0].text
 
 
 def test_coverage_lists_collection_errors(tree: TreeBuilder) -> None:
@@ -295,3 +350,24 @@ def test_renders_from_the_files_a_wheel_installs(tmp_path: Path, html: str) -> N
 def _run(command: list[str], **kwargs: Any) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
     assert done.returncode == 0, done.stderr
+
+
+# --- the script ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+                                 "eval(", "Function(", "setTimeout(\"", "createContextualFragment",
+                                 "srcdoc", "javascript:"])
+def test_the_script_never_parses_data_as_markup_or_code(api: str) -> None:
+    script = (REPO / "reports" / "templates" / "report.js").read_text(encoding="utf-8")
+    assert api not in script
+
+
+def test_assets_are_listed_most_exposed_first_with_a_headline(tree: TreeBuilder) -> None:
+    order = [a.find_all("code", **{"class": "res-id"})[0].text
+             for a in tree.root.find_all("article", **{"class": "asset"})]
+    # acme-train: public and two external principals; the hostile bucket: public only
+    assert order == [TRAIN_BUCKET, HOSTILE_BUCKET, UNANALYZED_BUCKET]
+    headline = {n.attrs["data-exposure"]: int(n.text) for n in tree.root.find_all("strong")
+                if "data-exposure" in n.attrs}
+    assert headline == {"assets": 3, "public": 2, "external": 1, "incomplete": 2}
