@@ -62,6 +62,10 @@ profile_option = click.option("--profile", "profile_name", metavar="NAME",
 output_dir_option = click.option("--output-dir", type=click.Path(path_type=Path),
                                  help="Where to write findings.json, report.html, access.json "
                                       "and inventory.json (default: ./audit-output/PROFILE).")
+formats_option = click.option(
+    "--format", "formats", default=None, metavar="LIST",
+    help="Comma-separated outputs (default: all): html, json, access, sarif, junit, csv, markdown. "
+         "inventory.json is always written.")
 fail_on_option = click.option("--fail-on", type=click.Choice(SEVERITIES), default=None,
                               help="Exit 1 when a failing finding is at or above this "
                                    "severity (default: the profile's fail_on, else high).")
@@ -101,6 +105,7 @@ def main() -> None:
 @profile_option
 @config_option
 @output_dir_option
+@formats_option
 @fail_on_option
 @suppressions_option
 @framework_option
@@ -109,7 +114,7 @@ def main() -> None:
 @fail_on_new_option
 @_friendly_errors
 def run(profile_name: str | None, config_path: Path | None, output_dir: Path | None,
-        fail_on: str | None, suppressions_path: Path | None, frameworks: tuple[str, ...],
+        formats: str | None, fail_on: str | None, suppressions_path: Path | None, frameworks: tuple[str, ...],
         state_path: Path | None, baseline_path: Path | None, fail_on_new: bool) -> None:
     """Scan the clouds of a profile, evaluate the rules and write the reports.
 
@@ -118,6 +123,7 @@ def run(profile_name: str | None, config_path: Path | None, output_dir: Path | N
     """
     from auditor import pipeline
 
+    chosen = _formats(formats) if formats else None
     profile = _load_profile(profile_name, config_path)
     if fail_on:
         profile.fail_on = fail_on
@@ -129,7 +135,8 @@ def run(profile_name: str | None, config_path: Path | None, output_dir: Path | N
     inventory = pipeline.scan(profile, _progress)
     result = pipeline.evaluate(inventory, options, started_at=started_at)
     _finish(result, output_dir or _default_output_dir(profile), state_path or profile.state,
-            baseline_path, fail_on_new, deliver=profile.deliver)
+            baseline_path, fail_on_new, deliver=profile.deliver,
+            formats=chosen)
 
 
 @main.command()
@@ -156,6 +163,7 @@ def scan(profile_name: str | None, config_path: Path | None, output: Path) -> No
 @profile_option
 @config_option
 @output_dir_option
+@formats_option
 @fail_on_option
 @suppressions_option
 @framework_option
@@ -164,9 +172,9 @@ def scan(profile_name: str | None, config_path: Path | None, output: Path) -> No
 @fail_on_new_option
 @_friendly_errors
 def evaluate(inventory_path: Path, profile_name: str | None, config_path: Path | None,
-             output_dir: Path | None, fail_on: str | None, suppressions_path: Path | None,
-             frameworks: tuple[str, ...], state_path: Path | None, baseline_path: Path | None,
-             fail_on_new: bool) -> None:
+             output_dir: Path | None, formats: str | None, fail_on: str | None,
+             suppressions_path: Path | None, frameworks: tuple[str, ...],
+             state_path: Path | None, baseline_path: Path | None, fail_on_new: bool) -> None:
     """Evaluate the rules on a saved inventory, offline, and write the reports.
 
     With --profile, the profile's classification settings, extra rules, suppressions and
@@ -175,6 +183,7 @@ def evaluate(inventory_path: Path, profile_name: str | None, config_path: Path |
     from auditor import pipeline
     from auditor.inventory.io import load
 
+    chosen = _formats(formats) if formats else None
     options = pipeline.EvaluationOptions()
     state = None
     if profile_name:
@@ -186,7 +195,8 @@ def evaluate(inventory_path: Path, profile_name: str | None, config_path: Path |
     options.frameworks = frameworks
     result = pipeline.evaluate(load(inventory_path), options)
     _finish(result, output_dir or Path("audit-output") / (options.profile or "offline"),
-            state_path or state, baseline_path, fail_on_new)
+            state_path or state, baseline_path, fail_on_new,
+            formats=chosen)
 
 
 @main.command()
@@ -478,7 +488,7 @@ def _now() -> str:
 
 def _finish(result: Any, output_dir: Path, state_path: Path | None = None,
             baseline_path: Path | None = None, fail_on_new: bool = False,
-            deliver: dict[str, Any] | None = None) -> None:
+            deliver: dict[str, Any] | None = None, formats: list[str] | None = None) -> None:
     """Diff against the baseline, write the outputs, then record the run in the history (a
     run whose outputs could not be written is not recorded), then deliver it. A failed
     delivery is reported and leaves the audit's own exit code alone."""
@@ -495,7 +505,7 @@ def _finish(result: Any, output_dir: Path, state_path: Path | None = None,
         baseline = list(previous.findings) if previous else None
     if baseline is not None:
         result.diff = diff(result.findings, baseline).to_dict()
-    pipeline.write_outputs(result, output_dir)
+    pipeline.write_outputs(result, output_dir, formats)
     store.record(result)
     _print_summary(result, output_dir)
     if deliver:
@@ -521,4 +531,5 @@ def _print_summary(result: Any, output_dir: Path) -> None:
     if errors:
         click.echo(f"incomplete: {errors} collection error(s); see the coverage section of the "
                    f"report", err=True)
-    click.echo(f"report: {output_dir / 'report.html'}")
+    report = output_dir / "report.html"
+    click.echo(f"report: {report}" if report.exists() else f"outputs: {output_dir}")
