@@ -134,9 +134,11 @@ def run(profile_name: str | None, config_path: Path | None, output_dir: Path | N
     started_at = _now()
     inventory = pipeline.scan(profile, _progress)
     result = pipeline.evaluate(inventory, options, started_at=started_at)
-    _finish(result, output_dir or _default_output_dir(profile), state_path or profile.state,
+    directory = output_dir or _default_output_dir(profile)
+    log_errors = _activity(result, profile, None, directory) if profile.activity else []
+    _finish(result, directory, state_path or profile.state,
             baseline_path, fail_on_new, deliver=profile.deliver,
-            formats=chosen)
+            formats=chosen, log_errors=bool(log_errors))
 
 
 @main.command()
@@ -265,6 +267,47 @@ def deliver(run_dir: Path, profile_name: str | None, config_path: Path | None) -
         raise ConfigError(f"profile {profile.name!r} has no [profiles.{profile.name}.deliver] table",
                           source=profile.source)
     sys.exit(EXIT_OK if _deliver(run_dir, profile.deliver) else EXIT_DELIVERY)
+
+
+@main.command()
+@profile_option
+@config_option
+@click.option("--since", metavar="DURATION", help="How far back: 30d, 12h, 2w (default: the "
+                                                  "profile's activity window).")
+@click.option("--inventory", "inventory_path", type=click.Path(path_type=Path),
+              help="Use a saved inventory.json instead of scanning.")
+@output_dir_option
+@fail_on_option
+@_friendly_errors
+def activity(profile_name: str | None, config_path: Path | None, since: str | None,
+             inventory_path: Path | None, output_dir: Path | None, fail_on: str | None) -> None:
+    """Who actually touched the weights: read the profile's logs (CloudTrail, S3 access logs,
+    GCS audit logs) and report key usage, used versus granted access and exfiltration signs.
+
+    Writes activity.json and the usual reports of the activity findings.
+    """
+    from auditor import pipeline
+    from auditor.activity.settings import parse_duration
+    from auditor.errors import ConfigError
+    from auditor.inventory.io import load
+
+    profile = _load_profile(profile_name, config_path)
+    where = f"profiles.{profile.name}.activity"
+    if profile.activity is None or not profile.activity[0].configured:
+        raise ConfigError("no log sources (cloudtrail, s3_access_logs, gcs_audit_logs)",
+                          source=profile.source, location=where)
+    window = parse_duration(since, location="--since") if since else None
+    inventory = load(inventory_path) if inventory_path else pipeline.scan(profile, _progress)
+    options = pipeline.EvaluationOptions.from_profile(profile)
+    options.fail_on = fail_on or options.fail_on
+    # no rules: only the activity findings, with access analysed to know who could have read
+    result = pipeline.access_only(inventory, options)
+    directory = output_dir or _default_output_dir(profile) / "activity"
+    log_errors = _activity(result, profile, window, directory)
+    pipeline.write_outputs(result, directory)
+    _print_summary(result, directory)
+    code = pipeline.exit_code(result)
+    sys.exit(pipeline.EXIT_INCOMPLETE if code == pipeline.EXIT_OK and log_errors else code)
 
 
 @main.command()
@@ -488,7 +531,8 @@ def _now() -> str:
 
 def _finish(result: Any, output_dir: Path, state_path: Path | None = None,
             baseline_path: Path | None = None, fail_on_new: bool = False,
-            deliver: dict[str, Any] | None = None, formats: list[str] | None = None) -> None:
+            deliver: dict[str, Any] | None = None, formats: list[str] | None = None,
+            log_errors: bool = False) -> None:
     """Diff against the baseline, write the outputs, then record the run in the history (a
     run whose outputs could not be written is not recorded), then deliver it. A failed
     delivery is reported and leaves the audit's own exit code alone."""
@@ -510,7 +554,25 @@ def _finish(result: Any, output_dir: Path, state_path: Path | None = None,
     _print_summary(result, output_dir)
     if deliver:
         _deliver(output_dir, deliver)
-    sys.exit(pipeline.exit_code(result, fail_on_new))
+    code = pipeline.exit_code(result, fail_on_new)
+    sys.exit(pipeline.EXIT_INCOMPLETE if code == pipeline.EXIT_OK and log_errors else code)
+
+
+def _activity(result: Any, profile: Any, since: Any, output_dir: Path) -> list[Any]:
+    """Fold the profile's log activity into ``result``; writes activity.json, warns about log
+    lines that could not be read, and returns those problems."""
+    from auditor import pipeline
+    from auditor.io import write_atomic
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    found = pipeline.add_activity(result, profile.activity, since, output_dir,
+                                  profile.classification)
+    for problem in found.errors:
+        click.echo(f"warning: {problem}", err=True)
+    write_atomic(output_dir / "activity.json",
+                 json.dumps(found.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    click.echo(f"activity: {found.events} events read", err=True)
+    return list(found.errors)
 
 
 def _deliver(run_dir: Path, targets: dict[str, Any]) -> bool:

@@ -8,6 +8,7 @@ needs no change here.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from auditor import plugins
+from auditor.activity.settings import ACTIVITY_OPTIONS, ActivitySettings, LogSources, parse_activity
 from auditor.classify.settings import ClassificationSettings
 from auditor.errors import ConfigError
 from auditor.findings import SEVERITIES
 from auditor.scanners.base import Option, ScanSettings
 
 DEFAULT_CONFIG_NAME = "audit.toml"
+LOG_SOURCE_KEYS = ("cloudtrail", "s3_access_logs", "gcs_audit_logs")
 
 PROFILE_OPTIONS: dict[str, Option] = {
     "fail_on": Option(str, "lowest severity that makes `audit run` exit 1", "high"),
@@ -37,6 +40,10 @@ SCAN_OPTIONS: dict[str, Option] = {
     "object_acl_sample_size": Option(int, "sampled objects whose ACL is read", 10),
     "max_workers": Option(int, "concurrent API calls", 8),
 }
+# the smallest value of each scan setting (0 samples is allowed; 0 workers would do nothing)
+SCAN_MINIMUMS = {"object_sample_size": 0, "object_acl_sample_size": 0, "max_workers": 1}
+# profile options that name files, resolved against the config file's folder
+PATH_OPTIONS = ("rule_paths", "suppressions", "state", "output_dir")
 CLASSIFICATION_OPTIONS: dict[str, Option] = {
     name: Option(list, f"overrides the default {name.replace('_', ' ')}", None, item_kind=str)
     for name in ClassificationSettings.option_names()
@@ -55,6 +62,8 @@ class Profile:
     rule_paths: list[Path] = field(default_factory=list)
     # [profiles.NAME.deliver] as written (checked by the deliverer plugins at load)
     deliver: dict[str, Any] = field(default_factory=dict)
+    # [profiles.NAME.activity]: log sources and detection settings; None when absent
+    activity: tuple[LogSources, ActivitySettings] | None = None
     suppressions: Path | None = None
     state: Path | None = None
 
@@ -89,12 +98,14 @@ def parse_profile(raw: Any, name: str, source: str, base: Path) -> Profile:
     if not isinstance(raw, dict):
         raise ConfigError("must be a table", source=source, location=where)
     scanners = plugins.registry("auditor.scanners")
-    sections = {"scan", "classification", "deliver", *scanners}
+    sections = {"scan", "classification", "deliver", "activity", *scanners}
     _check_unknown(raw, set(PROFILE_OPTIONS) | sections, source, where)
     top = _validated(raw, PROFILE_OPTIONS, source, where, skip=sections)
     if top["fail_on"] not in SEVERITIES:
         raise ConfigError(f"must be one of {', '.join(SEVERITIES)}", source=source,
                           location=f"{where}.fail_on")
+    for key in PATH_OPTIONS:
+        _check_paths(top[key], source, f"{where}.{key}")
     providers = {provider: _validated(_table(raw, provider, source, where),
                                       scanners[provider].options, source, f"{where}.{provider}")
                  for provider in sorted(scanners) if provider in raw}
@@ -103,11 +114,17 @@ def parse_profile(raw: Any, name: str, source: str, base: Path) -> Profile:
                           f"providers: {', '.join(sorted(scanners))})", source=source, location=where)
     scan = _validated(_table(raw, "scan", source, where), SCAN_OPTIONS, source, f"{where}.scan")
     for key, value in scan.items():
-        if value < 0:
-            raise ConfigError("must not be negative", source=source, location=f"{where}.scan.{key}")
+        if value < SCAN_MINIMUMS[key]:
+            raise ConfigError("must not be negative" if SCAN_MINIMUMS[key] == 0
+                              else f"must be at least {SCAN_MINIMUMS[key]}", source=source,
+                              location=f"{where}.scan.{key}")
     classification = _validated(_table(raw, "classification", source, where),
                                 CLASSIFICATION_OPTIONS, source, f"{where}.classification")
+    _check_patterns(classification["data_key_patterns"], source,
+                    f"{where}.classification.data_key_patterns")
     deliver = _deliver_table(_table(raw, "deliver", source, where), source, where, base)
+    activity = (_activity_table(_table(raw, "activity", source, where), source, where, base)
+                if "activity" in raw else None)
     return Profile(
         name=name,
         source=source,
@@ -119,6 +136,7 @@ def parse_profile(raw: Any, name: str, source: str, base: Path) -> Profile:
         output_dir=top["output_dir"],
         rule_paths=[(base / p).resolve() for p in top["rule_paths"]],
         deliver=deliver,
+        activity=activity,
         suppressions=(base / top["suppressions"]).resolve() if top["suppressions"] else None,
         state=(base / top["state"]).resolve() if top["state"] else None,
     )
@@ -140,6 +158,16 @@ def _deliver_table(raw: Mapping[str, Any], source: str, where: str, base: Path) 
     return table
 
 
+def _activity_table(raw: Mapping[str, Any], source: str, where: str, base: Path
+                    ) -> tuple[LogSources, ActivitySettings]:
+    values = _validated(raw, ACTIVITY_OPTIONS, source, f"{where}.activity")
+    for key in LOG_SOURCE_KEYS:
+        # local log folders are relative to this file; s3:// and gs:// URLs are left alone
+        values[key] = [entry if "://" in entry else str((base / entry).resolve())
+                       for entry in values.get(key) or []]
+    return parse_activity(values, source=source, where=f"{where}.activity")
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
@@ -150,6 +178,29 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte {exc.start})", source=str(path)) from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise ConfigError("not valid TOML: nested too deeply", source=str(path)) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+
+
+def _check_paths(value: str | list[str] | None, source: str, where: str) -> None:
+    """A path the operating system cannot take is a mistake in the file, not a crash later."""
+    paths = value if isinstance(value, list) else [value] if value is not None else []
+    for i, path in enumerate(paths):
+        place = f"{where}[{i}]" if isinstance(value, list) else where
+        if not path or "\0" in path:
+            raise ConfigError("must be a file or folder name (not empty, no NUL character)",
+                              source=source, location=place)
+
+
+def _check_patterns(patterns: list[str] | None, source: str, where: str) -> None:
+    for i, pattern in enumerate(patterns or ()):
+        try:
+            re.compile(pattern)
+        except (re.error, RecursionError, OverflowError) as exc:
+            raise ConfigError(f"not a regular expression: {exc}", source=source,
+                              location=f"{where}[{i}]") from None
 
 
 def _table(raw: Mapping[str, Any], key: str, source: str, where: str) -> Mapping[str, Any]:

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from auditor import __version__, clock, plugins
 from auditor.access.model import AccessMap
+from auditor.activity.run import ActivityResult, run_activity
+from auditor.activity.settings import ActivitySettings, LogSources
 from auditor.classify.ml import classify_inventory
 from auditor.classify.model import Classification
 from auditor.classify.settings import ClassificationSettings
@@ -85,6 +88,16 @@ def check_options(options: EvaluationOptions) -> None:
         load_suppressions(options.suppressions)
 
 
+def access_only(inventory: Inventory, options: EvaluationOptions) -> RunResult:
+    """A run with classification and access but no rules, for activity analysis alone."""
+    started_at = clock.isoformat(clock.now())
+    classifications, access = analyze(inventory, options.classification)
+    metadata = RunMetadata(tool_version=__version__, profile=options.profile, started_at=started_at,
+                           finished_at=clock.isoformat(clock.now()), fail_on=options.fail_on)
+    return RunResult(metadata=metadata, inventory=inventory, classifications=classifications,
+                     access=access, findings=[])
+
+
 def evaluate(inventory: Inventory, options: EvaluationOptions, started_at: str | None = None
              ) -> RunResult:
     started_at = started_at or clock.isoformat(clock.now())
@@ -104,6 +117,20 @@ def evaluate(inventory: Inventory, options: EvaluationOptions, started_at: str |
     return RunResult(metadata=metadata, inventory=inventory, classifications=classifications,
                      access=access, findings=findings, rules=outcomes,
                      compliance=evaluate_compliance(frameworks, outcomes))
+
+
+def add_activity(result: RunResult, activity: tuple[LogSources, ActivitySettings],
+                 since: timedelta | None, work_dir: Path,
+                 classification: ClassificationSettings | None = None) -> ActivityResult:
+    """Read the profile's logs and fold the activity findings into ``result``; log problems
+    are returned (with file and line), never raised, and make the run incomplete."""
+    sources, settings = activity
+    found = run_activity(sources, settings, result.inventory, result.classifications,
+                         result.access, since, clock.now(), work_dir=work_dir,
+                         classification_settings=classification)
+    result.findings = sorted([*result.findings, *found.findings], key=Finding.sort_key)
+    result.rules = [*result.rules, *found.analysis.outcomes]
+    return found
 
 
 def write_outputs(result: RunResult, output_dir: Path, formats: Sequence[str] | None = None
