@@ -2,7 +2,10 @@
 way to call them (plain or paginated).
 
 The table is the single source of the scanner's ``permissions`` and its read-only guarantee:
-an operation that is not listed here cannot be called.
+an operation that is not listed here cannot be called. The one exception is ``AssumeRole``,
+which has its own method: it changes nothing in any account, but IAM classes it as a write, so
+it is declared apart (``ENTRY_PERMISSIONS``), needed only by the identity that enters the
+other accounts of an organization.
 """
 
 from __future__ import annotations
@@ -18,6 +21,14 @@ from auditor.scanners.aws.clients import AwsClients
 OPERATIONS: dict[tuple[str, str], str] = {
     ("sts", "GetCallerIdentity"): "sts:GetCallerIdentity",
     ("organizations", "DescribeOrganization"): "organizations:DescribeOrganization",
+    ("organizations", "ListAccounts"): "organizations:ListAccounts",
+    ("organizations", "ListRoots"): "organizations:ListRoots",
+    ("organizations", "ListOrganizationalUnitsForParent"):
+        "organizations:ListOrganizationalUnitsForParent",
+    ("organizations", "ListParents"): "organizations:ListParents",
+    ("organizations", "ListPolicies"): "organizations:ListPolicies",
+    ("organizations", "DescribePolicy"): "organizations:DescribePolicy",
+    ("organizations", "ListTargetsForPolicy"): "organizations:ListTargetsForPolicy",
     ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
     ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
     ("s3", "GetBucketLocation"): "s3:GetBucketLocation",
@@ -51,6 +62,7 @@ OPERATIONS: dict[tuple[str, str], str] = {
 }
 
 PERMISSIONS: tuple[str, ...] = tuple(sorted(set(OPERATIONS.values())))
+ENTRY_PERMISSIONS: tuple[str, ...] = ("sts:AssumeRole",)
 
 
 class AwsApi:
@@ -81,6 +93,11 @@ class AwsApi:
         for page in self.pages(service, operation, region=region, limit=limit,
                                page_size=page_size, **params):
             yield from page.get(key, [])
+
+    def assume_role(self, role_arn: str, session_name: str, policy: str) -> dict[str, Any]:
+        """Temporary credentials for ``role_arn``, limited by the session ``policy``."""
+        return self.clients.client("sts").assume_role(RoleArn=role_arn,
+                                                      RoleSessionName=session_name, Policy=policy)
 
     @staticmethod
     def _method(service: str, operation: str) -> str:

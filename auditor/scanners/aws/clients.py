@@ -1,19 +1,25 @@
 """The one place AWS clients are made: credentials, retries, timeouts and endpoint quirks.
 
 Clients are created lazily, one per (service, region), and shared between worker threads
-(botocore clients are thread-safe; sessions are not, hence the lock).
+(botocore clients are thread-safe; sessions are not, hence the locks). Every session the
+scanner makes shares one botocore data loader: an organization scan makes a session per
+account, and loading the service models again for each would cost about a second of CPU.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, Credentials
 from botocore.exceptions import ProfileNotFound
+from botocore.loaders import Loader, create_loader
 
 from auditor import __version__
 from auditor.errors import ConfigError
@@ -42,19 +48,49 @@ def is_custom_endpoint(url: str) -> bool:
     return not host.endswith(_AWS_HOST_SUFFIXES)
 
 
-def session_for_profile(profile: str | None) -> boto3.session.Session:
-    """A session on the named profile of the AWS shared config (None: the default chain)."""
+Session = boto3.session.Session | botocore.session.Session
+# client creation touches the shared loader: one at a time, across all sessions
+_CREATION_LOCK = threading.Lock()
+
+
+@cache
+def _shared_loader() -> Loader:
+    return create_loader()
+
+
+def session_for_profile(profile: str | None,
+                        credentials: Credentials | None = None) -> botocore.session.Session:
+    """A session on the named profile of the AWS shared config (None: the default chain),
+    with the profile's own credentials or, when given, ``credentials`` (another account's)."""
+    session = botocore.session.Session(profile=profile)
+    session.register_component("data_loader", _shared_loader())
     try:
-        return boto3.session.Session(profile_name=profile)
+        session.get_scoped_config()
     except ProfileNotFound:
         raise ConfigError(f"AWS profile {profile!r} is not in the AWS shared config",
                           location="aws.profile") from None
+    if credentials is not None:
+        session.register_component("credential_provider",
+                                   CredentialResolver([_Given(credentials)]))
+    return session
+
+
+class _Given(CredentialProvider):
+    METHOD = "auditor-assume-role"
+    CANONICAL_NAME = "auditor-assume-role"
+
+    def __init__(self, credentials: Credentials):
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
 
 
 class AwsClients:
     """Clients on one session, for one endpoint (None: AWS itself)."""
 
-    def __init__(self, session: boto3.session.Session, *, endpoint_url: str | None = None,
+    def __init__(self, session: Session, *, endpoint_url: str | None = None,
                  max_workers: int = 8, user_agent: str = USER_AGENT):
         self._session = session
         self._endpoint_url = endpoint_url
@@ -69,26 +105,33 @@ class AwsClients:
 
     @property
     def default_region(self) -> str:
-        return self._session.region_name or DEFAULT_REGION
+        if isinstance(self._session, boto3.session.Session):
+            return self._session.region_name or DEFAULT_REGION
+        return self._session.get_config_variable("region") or DEFAULT_REGION
 
     def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.default_region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self._make(*key)
+                with _CREATION_LOCK:
+                    self._clients[key] = self._make(*key)
             return self._clients[key]
 
+    def _new_client(self, service: str, region: str, config: Config) -> Any:
+        create = (self._session.client if isinstance(self._session, boto3.session.Session)
+                  else self._session.create_client)
+        return create(service, region_name=region, endpoint_url=self._endpoint_url,
+                      config=config)
+
     def _make(self, service: str, region: str) -> Any:
-        client = self._session.client(service, region_name=region,
-                                      endpoint_url=self._endpoint_url, config=self._config)
+        client = self._new_client(service, region, self._config)
         # AWS_ENDPOINT_URL (honoured by botocore itself) counts too, so look at the result
         if not is_custom_endpoint(client.meta.endpoint_url):
             return client
         if service == "s3":
             # emulators serve buckets by path, not as BUCKET.host virtual hosts
-            client = self._session.client(
-                service, region_name=region, endpoint_url=self._endpoint_url,
-                config=self._config.merge(Config(s3={"addressing_style": "path"})))
+            client = self._new_client(service, region,
+                                      self._config.merge(Config(s3={"addressing_style": "path"})))
         if service == "s3control":
             client.meta.events.register("before-sign.s3-control.*", strip_account_host_prefix)
         return client

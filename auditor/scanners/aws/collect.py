@@ -47,6 +47,9 @@ class ResourceDraft:
     tags: dict[str, str] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
     errors: list[CollectionError] = field(default_factory=list)
+    # the account the resource describes, when not the scanned one (an organization's member
+    # accounts, read from its management account)
+    account: str | None = None
 
     @property
     def service(self) -> str:
@@ -117,7 +120,8 @@ class ResourceDraft:
         self.errors.append(error)
 
     def records(self) -> Iterator[Resource | CollectionError]:
-        yield Resource(id=self.id, type=self.type, provider="aws", account=self.context.account,
+        yield Resource(id=self.id, type=self.type, provider="aws",
+                       account=self.account or self.context.account,
                        name=self.name, region=self.region, attributes=self.attributes,
                        tags=dict(sorted(self.tags.items())), unknown=sorted(self.unknown))
         yield from self.errors

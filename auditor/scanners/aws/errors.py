@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from auditor.executors.base import UNKNOWN_ACCOUNT
 from auditor.inventory import CollectionError
-from auditor.scanners.runner import ErrorClassifier, Task
+from auditor.scanners.runner import Task
 
 # per operation, the error codes that mean "this optional configuration does not exist";
 # per operation because the same code elsewhere (NoSuchEntity for a user that vanished
@@ -89,11 +90,9 @@ class ErrorScope:
                                resource_id=self.resource_id, attribute=attribute)
 
 
-def task_error_classifier(account: str) -> ErrorClassifier:
-    """The runner's safety net: an exception that escaped a whole task."""
-
-    def classify(task: Task, exc: Exception) -> CollectionError:
-        scope = ErrorScope(account, task.service, task.region, task.resource_id)
-        return scope.error(exc, operation=task.label)
-
-    return classify
+def classify_task_error(task: Task, exc: Exception) -> CollectionError:
+    """The runner's safety net: an exception that escaped a whole task (of any account: each
+    task knows its account)."""
+    scope = ErrorScope(task.account or UNKNOWN_ACCOUNT, task.service, task.region,
+                       task.resource_id)
+    return scope.error(exc, operation=task.label)

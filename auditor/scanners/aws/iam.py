@@ -1,12 +1,11 @@
 """IAM: one task reads the authorization details (users, groups, roles, managed policies in
-one paginated call), then one task per user reads what that call leaves out (access keys,
-MFA devices, login profile)."""
+one paginated call) page by page, then one task per user reads what that call leaves out
+(access keys, MFA devices, login profile)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.inventory import CollectionError
@@ -29,45 +28,34 @@ POLICY = "aws.iam.policy"
 ACCESS_KEY = "aws.iam.access_key"
 
 
-@dataclass(slots=True)
-class _Details:
-    """GetAccountAuthorizationDetails, all pages merged."""
-
-    users: list[dict[str, Any]] = field(default_factory=list)
-    groups: list[dict[str, Any]] = field(default_factory=list)
-    roles: list[dict[str, Any]] = field(default_factory=list)
-    policies: list[dict[str, Any]] = field(default_factory=list)
-
-
 def iam_task(context: AwsContext) -> Task:
     def run(task: TaskContext) -> Iterator[Record]:
-        details = _Details()
-        for page in context.api.pages("iam", "GetAccountAuthorizationDetails"):
-            details.users.extend(page.get("UserDetailList", []))
-            details.groups.extend(page.get("GroupDetailList", []))
-            details.roles.extend(page.get("RoleDetailList", []))
-            details.policies.extend(page.get("Policies", []))
         password_use, listing_error = _password_last_used(context)
         if listing_error is not None:
             yield listing_error
-        for user in details.users:
-            task.spawn(Task(label=f"iam user {user['UserName']}",
-                            run=without_context(_user, context, user, password_use),
-                            service="iam", resource_id=user["Arn"]))
+        # each page becomes resources before the next is read; only groups wait for the last
+        # page, because their members are listed on the users, on any page
         members: dict[str, list[str]] = defaultdict(list)
-        for user in details.users:
-            for group in user.get("GroupList", []):
-                members[group].append(user["Arn"])
-        for group in details.groups:
-            yield from _group(context, group, sorted(members[group["GroupName"]]))
-        for role in details.roles:
-            yield from _role(context, role)
-        for policy in details.policies:
-            # AWS-managed policies exist by the thousand; only those in use matter
-            if _aws_managed(policy["Arn"]) and not (policy.get("AttachmentCount")
-                                                     or policy.get("PermissionsBoundaryUsageCount")):
-                continue
-            yield from _policy(context, policy)
+        groups: list[ResourceDraft] = []
+        for page in context.api.pages("iam", "GetAccountAuthorizationDetails"):
+            for user in page.get("UserDetailList", []):
+                for group in user.get("GroupList", []):
+                    members[group].append(user["Arn"])
+                task.spawn(Task(label=f"iam user {user['UserName']}",
+                                run=without_context(_user, context, user, password_use),
+                                service="iam", resource_id=user["Arn"]))
+            groups += [_group(context, group) for group in page.get("GroupDetailList", [])]
+            for role in page.get("RoleDetailList", []):
+                yield from _role(context, role)
+            for policy in page.get("Policies", []):
+                # AWS-managed policies exist by the thousand; only those in use matter
+                if _aws_managed(policy["Arn"]) and not (
+                        policy.get("AttachmentCount") or policy.get("PermissionsBoundaryUsageCount")):
+                    continue
+                yield from _policy(context, policy)
+        for group in groups:
+            group.attributes["members"] = sorted(members[group.name])
+            yield from group.records()
 
     return Task(label="iam authorization details", run=run, service="iam")
 
@@ -142,13 +130,14 @@ def _key_last_used(response: dict[str, Any]) -> dict[str, Any]:
             "region": used.get("Region")}
 
 
-def _group(context: AwsContext, detail: dict[str, Any], members: list[str]) -> Iterator[Record]:
+def _group(context: AwsContext, detail: dict[str, Any]) -> ResourceDraft:
+    """A group without its members (set once every user is read)."""
     draft = _draft(context, detail, GROUP, "GroupName")
     draft.attributes.update(
         group_id=detail.get("GroupId"), path=detail.get("Path"),
         attached_policies=attached_policy_arns(detail.get("AttachedManagedPolicies")),
-        inline_policies=inline_policies(detail.get("GroupPolicyList")), members=members)
-    return draft.records()
+        inline_policies=inline_policies(detail.get("GroupPolicyList")))
+    return draft
 
 
 def _role(context: AwsContext, detail: dict[str, Any]) -> Iterator[Record]:

@@ -1,68 +1,44 @@
-"""The AWS scanner plugin (entry point ``auditor.scanners: aws``)."""
+"""The AWS scanner plugin (entry point ``auditor.scanners: aws``).
+
+A ``UnitScanner`` (auditor.executors.base): ``plan`` lists the accounts (and the organization's
+metadata) as units, ``unit_tasks`` scans one. ``scan`` runs every unit in this process, which
+is what an executor does with them too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from auditor.executors.base import ScanPlan, ScanUnit, max_accounts
+from auditor.executors.local import InProcessExecutor
+from auditor.executors.units import scan_planned
 from auditor.inventory import CollectionError, Resource, Scope
-from auditor.scanners.aws.account import account_task
-from auditor.scanners.aws.api import PERMISSIONS, AwsApi
-from auditor.scanners.aws.clients import AwsClients, session_for_profile
-from auditor.scanners.aws.cloudtrail import trail_region_task
-from auditor.scanners.aws.collect import AwsContext
-from auditor.scanners.aws.errors import ErrorScope, task_error_classifier
-from auditor.scanners.aws.iam import iam_task
-from auditor.scanners.aws.kms import kms_region_task
-from auditor.scanners.aws.s3 import bucket_listing_task
-from auditor.scanners.aws.values import partition_of
+from auditor.scanners.aws import units
+from auditor.scanners.aws.api import ENTRY_PERMISSIONS, PERMISSIONS
+from auditor.scanners.aws.errors import classify_task_error
+from auditor.scanners.aws.options import OPTIONS, AwsOptions
 from auditor.scanners.base import Option, ScanSettings
-from auditor.scanners.runner import Task, run_tasks
-
-SERVICES = ("cloudtrail", "iam", "kms", "organizations", "s3", "sts")
-# the account is not known when the very first call fails
-UNKNOWN_ACCOUNT = "unknown"
+from auditor.scanners.runner import Task
 
 
 class AwsScanner:
-    provider = "aws"
-    options: Mapping[str, Option] = {
-        "profile": Option(str, "named profile of the AWS shared config/credentials files "
-                               "(default: the standard credential chain)"),
-        "regions": Option(list, "regions whose KMS keys and CloudTrail trails are scanned "
-                                "(default: the profile's region, else us-east-1); S3 buckets "
-                                "and IAM are account-wide and always scanned",
-                          item_kind=str),
-        "endpoint_url": Option(str, "AWS-compatible endpoint such as an emulator "
-                                    "(AWS_ENDPOINT_URL works too)"),
-    }
+    provider = units.PROVIDER
+    options: Mapping[str, Option] = OPTIONS
     permissions: tuple[str, ...] = PERMISSIONS
+    # needed besides, by the base identity only, to enter the other accounts it scans
+    entry_permissions: tuple[str, ...] = ENTRY_PERMISSIONS
+
+    def plan(self, config: Mapping[str, Any], settings: ScanSettings) -> ScanPlan:
+        return units.plan(AwsOptions.from_config(config), settings)
+
+    def unit_tasks(self, config: Mapping[str, Any], settings: ScanSettings,
+                   unit: ScanUnit) -> Sequence[Task]:
+        return units.unit_tasks(AwsOptions.from_config(config), settings, unit)
+
+    def classify_error(self, task: Task, exc: Exception) -> CollectionError:
+        return classify_task_error(task, exc)
 
     def scan(self, config: Mapping[str, Any],
              settings: ScanSettings) -> Iterator[Resource | CollectionError | Scope]:
-        clients = AwsClients(session_for_profile(config.get("profile")),
-                             endpoint_url=config.get("endpoint_url"),
-                             max_workers=settings.max_workers)
-        api = AwsApi(clients)
-        try:
-            identity = api.call("sts", "GetCallerIdentity")
-        except Exception as exc:  # no credentials or no endpoint: nothing else can work
-            yield ErrorScope(UNKNOWN_ACCOUNT, "sts").error(exc, "GetCallerIdentity")
-            return
-        regions = tuple(sorted(set(config.get("regions") or [clients.default_region])))
-        context = AwsContext(api=api, account=identity["Account"],
-                             partition=partition_of(identity["Arn"]), regions=regions,
-                             settings=settings)
-        yield Scope(provider=self.provider, account=context.account, regions=regions,
-                    services=SERVICES)
-        yield from run_tasks(self.tasks(context, identity["Arn"]),
-                             max_workers=settings.max_workers,
-                             classify_error=task_error_classifier(context.account))
-
-    @staticmethod
-    def tasks(context: AwsContext, caller_arn: str) -> list[Task]:
-        tasks = [account_task(context, caller_arn), bucket_listing_task(context),
-                 iam_task(context)]
-        for region in context.regions:
-            tasks += [kms_region_task(context, region), trail_region_task(context, region)]
-        return tasks
+        return scan_planned(self, config, settings, InProcessExecutor(max_accounts(settings)))
