@@ -23,9 +23,27 @@ import click
 from auditor import __version__
 from auditor.errors import AuditorError
 from auditor.findings import SEVERITIES
+from auditor.progress import LOG_FORMATS
 
 EXIT_OK, EXIT_INTERNAL, EXIT_DELIVERY = 0, 4, 5
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _log_format() -> str:
+    context = click.get_current_context(silent=True)
+    root = context.find_root() if context is not None else None
+    return (root.obj or {}).get("log_format", "text") if root is not None else "text"
+
+
+def _stderr(message: str, *, level: str = "info", prefix: str = "", **fields: Any) -> None:
+    """A message for the user on stderr: ``prefix + message`` for people, or a JSON line
+    (``level``, ``message`` and ``fields``) with --log-format json."""
+    if _log_format() == "json":
+        from auditor.progress import JsonLog
+
+        JsonLog().message(message, level=level, **fields)
+    else:
+        click.echo(prefix + message, err=True)
 
 
 def _friendly_errors(command: F) -> F:
@@ -36,23 +54,43 @@ def _friendly_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except AuditorError as exc:
-            click.echo(f"error: {exc}", err=True)
+            _stderr(str(exc), level="error", prefix="error: ", exit_code=exc.exit_code,
+                    source=exc.source, location=exc.location)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("interrupted: no output was written half-way", err=True)
+            _stderr("interrupted: no output was written half-way", level="error",
+                    exit_code=130)
             sys.exit(130)
         except Exception as exc:
             if os.environ.get("AUDITOR_DEBUG"):
                 traceback.print_exc()
-            click.echo(f"internal error: {type(exc).__name__}: {exc} "
-                       "(set AUDITOR_DEBUG=1 for details, and please report it)", err=True)
+            _stderr(f"{type(exc).__name__}: {exc} (set AUDITOR_DEBUG=1 for details, and please "
+                    "report it)", level="error", prefix="internal error: ",
+                    exit_code=EXIT_INTERNAL)
             sys.exit(EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
 
 
 def _progress(message: str) -> None:
-    click.echo(message, err=True)
+    _stderr(message)
+
+
+def _reporter() -> Any:
+    """Scan progress on stderr in the chosen --log-format."""
+    from auditor.progress import reporter_for
+
+    return reporter_for(_log_format())
+
+
+def _scan(profile: Any, executor: str | None = None, shard: Any = None) -> Any:
+    """Scan with progress on stderr (messages go through the reporter, so that they never
+    land in the middle of a live progress line)."""
+    from auditor import pipeline
+
+    reporter = _reporter()
+    return pipeline.scan_units(profile, reporter.message, reporter=reporter, executor=executor,
+                               shard=shard)
 
 
 config_option = click.option("--config", "config_path", type=click.Path(path_type=Path),
@@ -88,17 +126,28 @@ fail_on_new_option = click.option("--fail-on-new", is_flag=True,
                                        "at or above --fail-on.")
 format_option = click.option("--format", "output_format", type=click.Choice(["table", "json"]),
                              default="table", show_default=True)
+executor_option = click.option("--executor", metavar="URL",
+                               help="Where accounts and projects are scanned: local (the "
+                                    "default: in this process, [scan] max_accounts at a time) "
+                                    "or dask://HOST:PORT (a Dask scheduler whose workers have "
+                                    "the auditor installed and their own credentials).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="audit")
-def main() -> None:
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
+              help="Messages and progress on stderr: text for people (a live progress line on "
+                   "a terminal, a line every few seconds elsewhere), or json: one object per "
+                   "line, for machines.")
+@click.pass_context
+def main(context: click.Context, log_format: str) -> None:
     """Who can read, copy or tamper with your training data and model weights, and by which path.
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 bad usage or configuration,
     3 incomplete scan, 4 internal error, 5 a delivery failed (audit deliver). When several
     apply: 2, then 1, then 3.
     """
+    context.obj = {"log_format": log_format}
 
 
 @main.command()
@@ -112,10 +161,12 @@ def main() -> None:
 @state_option
 @baseline_option
 @fail_on_new_option
+@executor_option
 @_friendly_errors
 def run(profile_name: str | None, config_path: Path | None, output_dir: Path | None,
         formats: str | None, fail_on: str | None, suppressions_path: Path | None, frameworks: tuple[str, ...],
-        state_path: Path | None, baseline_path: Path | None, fail_on_new: bool) -> None:
+        state_path: Path | None, baseline_path: Path | None, fail_on_new: bool,
+        executor: str | None) -> None:
     """Scan the clouds of a profile, evaluate the rules and write the reports.
 
     The run is compared with the profile's previous run (or --baseline) and recorded in the
@@ -132,7 +183,7 @@ def run(profile_name: str | None, config_path: Path | None, output_dir: Path | N
     options.frameworks = frameworks
     pipeline.check_options(options)
     started_at = _now()
-    inventory = pipeline.scan(profile, _progress)
+    inventory = _scan(profile, executor).inventory
     result = pipeline.evaluate(inventory, options, started_at=started_at)
     directory = output_dir or _default_output_dir(profile)
     log_errors = _activity(result, profile, None, directory) if profile.activity else []
@@ -146,16 +197,57 @@ def run(profile_name: str | None, config_path: Path | None, output_dir: Path | N
 @config_option
 @click.option("--output", type=click.Path(path_type=Path), default=Path("inventory.json"),
               show_default=True, help="Where to write the inventory.")
+@click.option("--shard", metavar="I/N",
+              help="Scan only shard I of N (1 <= I <= N): accounts and projects are split by a "
+                   "stable hash of their id, the same on every machine. Writes a partial "
+                   "inventory; join the N parts with `audit merge`.")
+@executor_option
 @_friendly_errors
-def scan(profile_name: str | None, config_path: Path | None, output: Path) -> None:
-    """Scan the clouds of a profile and write inventory.json (no rules are evaluated)."""
+def scan(profile_name: str | None, config_path: Path | None, output: Path, shard: str | None,
+         executor: str | None) -> None:
+    """Scan the clouds of a profile and write inventory.json (no rules are evaluated).
+
+    Exits 3 when a call failed (the collection errors are in the inventory).
+    """
     from auditor import pipeline
     from auditor.inventory.io import save
+    from auditor.inventory.shard import ShardSpec, write_part
 
-    inventory = pipeline.scan(_load_profile(profile_name, config_path), _progress)
+    spec = ShardSpec.parse(shard) if shard is not None else None
+    outcome = _scan(_load_profile(profile_name, config_path), executor, spec)
+    inventory = outcome.inventory
+    if outcome.shard is not None:
+        write_part(inventory, outcome.shard, output)
+    else:
+        save(inventory, output)
+    part = (f", shard {outcome.shard.spec}: {len(outcome.shard.units)} of "
+            f"{outcome.shard.planned} units" if outcome.shard is not None else "")
+    click.echo(f"inventory: {output} ({len(inventory.resources)} resources, "
+               f"{len(inventory.errors)} collection errors{part})")
+    sys.exit(pipeline.EXIT_INCOMPLETE if inventory.errors else pipeline.EXIT_OK)
+
+
+@main.command()
+@click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--output", type=click.Path(path_type=Path), required=True,
+              help="Where to write the joined inventory.")
+@_friendly_errors
+def merge(parts: tuple[Path, ...], output: Path) -> None:
+    """Join the partial inventories of `audit scan --shard I/N` (all N of them) into the
+    inventory a single scan writes.
+
+    Refused, naming the files, when a shard is missing or given twice, when the parts come
+    from different profiles, settings or account lists, or when a unit or resource is in two
+    parts. Exits 3 when the joined inventory holds collection errors.
+    """
+    from auditor import pipeline
+    from auditor.inventory.io import save
+    from auditor.inventory.merge import merge_parts
+
+    inventory = merge_parts(list(parts))
     save(inventory, output)
     click.echo(f"inventory: {output} ({len(inventory.resources)} resources, "
-               f"{len(inventory.errors)} collection errors)")
+               f"{len(inventory.errors)} collection errors, from {len(parts)} parts)")
     sys.exit(pipeline.EXIT_INCOMPLETE if inventory.errors else pipeline.EXIT_OK)
 
 
@@ -297,7 +389,7 @@ def activity(profile_name: str | None, config_path: Path | None, since: str | No
         raise ConfigError("no log sources (cloudtrail, s3_access_logs, gcs_audit_logs)",
                           source=profile.source, location=where)
     window = parse_duration(since, location="--since") if since else None
-    inventory = load(inventory_path) if inventory_path else pipeline.scan(profile, _progress)
+    inventory = load(inventory_path) if inventory_path else _scan(profile).inventory
     options = pipeline.EvaluationOptions.from_profile(profile)
     options.fail_on = fail_on or options.fail_on
     # no rules: only the activity findings, with access analysed to know who could have read
@@ -341,7 +433,6 @@ def who_can(action: str, resource: str, inventory_path: Path | None, profile_nam
     //storage.googleapis.com/projects/_/buckets/bucket). Give --inventory, or --profile to scan
     first.
     """
-    from auditor import pipeline
     from auditor.access.query import format_grants
     from auditor.access.query import who_can as query
     from auditor.errors import ConfigError
@@ -350,7 +441,7 @@ def who_can(action: str, resource: str, inventory_path: Path | None, profile_nam
     if bool(inventory_path) == bool(profile_name):
         raise ConfigError("give exactly one of --inventory FILE or --profile NAME")
     inventory = (load(inventory_path) if inventory_path
-                 else pipeline.scan(_load_profile(profile_name, config_path), _progress))
+                 else _scan(_load_profile(profile_name, config_path)).inventory)
     grants = query(inventory, resource, action)
     if output_format == "json":
         click.echo(json.dumps([g.to_dict() for g in grants], indent=1, ensure_ascii=False))
@@ -400,6 +491,51 @@ def diff_command(profile_name: str | None, current_path: Path | None, baseline_p
                if output_format == "json" else format_diff(changes))
     failing = fail_on_new and changes.new_failures(fail_on or "high")
     sys.exit(pipeline.EXIT_FINDINGS if failing else pipeline.EXIT_OK)
+
+
+@main.command()
+@click.option("--provider", required=True, metavar="NAME",
+              help="The scanner whose grant to print: aws or gcp.")
+@click.option("--role-name", "role_name", metavar="NAME",
+              help="AWS organization scans: the role (with its path) entered in every other "
+                   "account; adds sts:AssumeRole on that role only.")
+@click.option("--log-source", "log_sources", multiple=True, metavar="s3://BUCKET/PREFIX",
+              help="AWS: a log location `audit activity` reads (repeatable); adds reading "
+                   "that prefix only.")
+@profile_option
+@config_option
+@click.option("--format", "output_format", type=click.Choice(["json", "yaml"]), default="json",
+              show_default=True)
+@_friendly_errors
+def permissions(provider: str, role_name: str | None, log_sources: tuple[str, ...],
+                profile_name: str | None, config_path: Path | None, output_format: str) -> None:
+    """Print the least-privilege grant a scan needs: an AWS IAM policy, or a GCP custom role.
+
+    Built from the read-only permissions the scanners declare. AWS: attach it to the auditing
+    identity (and, for organization scans, to the role it enters in each account). GCP: gcloud
+    iam roles create auditorReadOnly --organization ORG --file FILE (with --format yaml).
+    With --profile, the role of an organization scan and the s3:// log sources of the
+    profile's [activity] table are taken from audit.toml.
+    """
+    from auditor.errors import ConfigError
+    from auditor.permissions import format_document, least_privilege_policy
+
+    for location in log_sources:
+        if not location.startswith("s3://") or not location[len("s3://"):].split("/")[0]:
+            raise ConfigError(f"--log-source {location!r}: expected s3://BUCKET/PREFIX (local "
+                              "log folders need no cloud permission)")
+    locations = list(log_sources)
+    if profile_name:
+        profile = _load_profile(profile_name, config_path)
+        aws = profile.providers.get("aws") or {}
+        if aws.get("organization") and not role_name:
+            role_name = aws.get("role_name")
+        if profile.activity is not None:
+            sources = profile.activity[0]
+            locations += [*sources.cloudtrail, *sources.s3_access_logs]
+    click.echo(format_document(least_privilege_policy(provider, entry_role=role_name,
+                                                      log_locations=locations),
+                               output_format))
 
 
 @main.group()
@@ -568,10 +704,10 @@ def _activity(result: Any, profile: Any, since: Any, output_dir: Path) -> list[A
     found = pipeline.add_activity(result, profile.activity, since, output_dir,
                                   profile.classification)
     for problem in found.errors:
-        click.echo(f"warning: {problem}", err=True)
+        _stderr(str(problem), level="warning", prefix="warning: ")
     write_atomic(output_dir / "activity.json",
                  json.dumps(found.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n")
-    click.echo(f"activity: {found.events} events read", err=True)
+    _stderr(f"activity: {found.events} events read", events=found.events)
     return list(found.errors)
 
 
@@ -580,7 +716,10 @@ def _deliver(run_dir: Path, targets: dict[str, Any]) -> bool:
 
     outcomes = deliver_run(run_dir, targets)
     for outcome in outcomes:
-        click.echo(str(outcome), err=not outcome.ok)
+        if outcome.ok:
+            click.echo(str(outcome))
+        else:
+            _stderr(str(outcome), level="error")
     return all(outcome.ok for outcome in outcomes)
 
 
@@ -591,7 +730,7 @@ def _print_summary(result: Any, output_dir: Path) -> None:
     click.echo(f"findings: {summary}")
     errors = len(result.inventory.errors)
     if errors:
-        click.echo(f"incomplete: {errors} collection error(s); see the coverage section of the "
-                   f"report", err=True)
+        _stderr(f"incomplete: {errors} collection error(s); see the coverage section of the "
+                f"report", level="warning", collection_errors=errors)
     report = output_dir / "report.html"
     click.echo(f"report: {report}" if report.exists() else f"outputs: {output_dir}")

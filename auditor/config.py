@@ -38,10 +38,14 @@ PROFILE_OPTIONS: dict[str, Option] = {
 SCAN_OPTIONS: dict[str, Option] = {
     "object_sample_size": Option(int, "object keys sampled per bucket for classification", 50),
     "object_acl_sample_size": Option(int, "sampled objects whose ACL is read", 10),
-    "max_workers": Option(int, "concurrent API calls", 8),
+    "max_workers": Option(int, "concurrent API calls per account or project", 8),
+    "max_accounts": Option(int, "accounts or projects scanned at the same time in this process, "
+                                "each with its own max_workers (`--executor dask://` uses the "
+                                "cluster's threads instead)", ScanSettings().max_accounts),
 }
 # the smallest value of each scan setting (0 samples is allowed; 0 workers would do nothing)
-SCAN_MINIMUMS = {"object_sample_size": 0, "object_acl_sample_size": 0, "max_workers": 1}
+SCAN_MINIMUMS = {"object_sample_size": 0, "object_acl_sample_size": 0, "max_workers": 1,
+                 "max_accounts": 1}
 # profile options that name files, resolved against the config file's folder
 PATH_OPTIONS = ("rule_paths", "suppressions", "state", "output_dir")
 CLASSIFICATION_OPTIONS: dict[str, Option] = {

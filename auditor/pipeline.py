@@ -22,12 +22,17 @@ from auditor.classify.settings import ClassificationSettings
 from auditor.compliance.evaluate import evaluate_compliance, rules_of, select_frameworks
 from auditor.compliance.loader import load_frameworks
 from auditor.config import Profile
+from auditor.errors import ConfigError
+from auditor.executors.base import max_accounts
+from auditor.executors.factory import executor_for
+from auditor.executors.profile_scan import ScanOutcome, scan_providers
 from auditor.findings import Finding, severity_rank
 from auditor.history.suppressions import apply_suppressions, expired_findings, load_suppressions
 from auditor.inventory import Inventory
 from auditor.inventory.io import save as save_inventory
+from auditor.inventory.shard import ShardSpec
 from auditor.io import write_atomic
-from auditor.progress import ScanProgress
+from auditor.progress import Reporter, ScanProgress
 from auditor.rules.engine import evaluate_rules
 from auditor.rules.loader import load_rules
 from auditor.run import RunMetadata, RunResult
@@ -54,19 +59,42 @@ class EvaluationOptions:
                    suppressions=profile.suppressions)
 
 
-def scan(profile: Profile, progress: Progress | None = None) -> Inventory:
-    scanners = plugins.registry("auditor.scanners")
-    inventory = Inventory()
-    tasks = ScanProgress() if progress else None
-    with report_progress(tasks) if tasks else nullcontext():
-        for provider, config in profile.providers.items():
-            if progress:
-                progress(f"scanning {provider}")
-            inventory.add(scanners[provider]().scan(config, profile.scan))
-    if tasks:
-        tasks.close()
-    inventory.sort()
-    return inventory
+def scan(profile: Profile, progress: Progress | None = None, *,
+         reporter: Reporter | None = None, executor: str | None = None) -> Inventory:
+    """Scan every provider of the profile: all its units (accounts, projects), in this
+    process or, with ``executor`` ``dask://HOST:PORT``, on a Dask cluster."""
+    return scan_units(profile, progress, reporter=reporter, executor=executor).inventory
+
+
+def scan_units(profile: Profile, progress: Progress | None = None, *,
+               reporter: Reporter | None = None, executor: str | None = None,
+               shard: ShardSpec | None = None) -> ScanOutcome:
+    """Scan the profile's units, or with ``shard`` only that shard's (a partial inventory).
+
+    ``progress`` receives messages; ``reporter`` the progress of every task (by default, with
+    ``progress``, a ScanProgress on stderr)."""
+    tasks = reporter or (ScanProgress() if progress else None)
+    runner = executor_for(executor, max_accounts(profile.scan))
+    try:
+        with report_progress(tasks) if tasks else nullcontext():
+            return scan_providers(profile.providers, profile.scan, executor=runner,
+                                  shard=shard, log=progress, profile=profile.name)
+    except ConfigError as exc:
+        raise _in_profile(exc, profile) from None
+    finally:
+        runner.close()
+        if tasks:
+            tasks.close()
+
+
+def _in_profile(error: ConfigError, profile: Profile) -> ConfigError:
+    """A scanner checks its table's values when it plans (``aws.accounts[0]``): name the file
+    and the full key, as config.py does for types."""
+    provider = (error.location or "").split(".", 1)[0].split("[", 1)[0]
+    if error.source is not None or provider not in profile.providers:
+        return error
+    return ConfigError(error.message, source=profile.source,
+                       location=f"profiles.{profile.name}.{error.location}")
 
 
 def analyze(inventory: Inventory, settings: ClassificationSettings | None = None

@@ -203,10 +203,12 @@ def main() -> int:
         parsed = baseline(root)
         theirs, theirs_cpu = time.perf_counter() - started, time.process_time() - cpu
         print(f"auditor (DuckDB ingest + analysis): {result.events:,} events in {ours:.1f} s = "
-              f"{result.events / ours:,.0f} events/s ({ours_cpu:.1f} CPU-s); {len(result.findings)} "
+              f"{result.events / ours:,.0f} events/s ({ours_cpu:.1f} CPU-s, "
+              f"{result.events / ours_cpu:,.0f} events per CPU-s); {len(result.findings)} "
               f"findings ({', '.join(sorted({f.rule_id for f in result.findings})) or 'none'})")
         print(f"baseline (Python gzip + json.loads, no analysis): {parsed:,} events in {theirs:.1f} s = "
-              f"{parsed / theirs:,.0f} events/s ({theirs_cpu:.1f} CPU-s)")
+              f"{parsed / theirs:,.0f} events/s ({theirs_cpu:.1f} CPU-s, "
+              f"{parsed / theirs_cpu:,.0f} events per CPU-s)")
         # other processes on the machine slow both down; CPU time is the steadier comparison
         print(f"ratio: {(result.events / ours) / (parsed / theirs):.2f}x the baseline in time, "
               f"{theirs_cpu / ours_cpu:.2f}x in CPU; {os.cpu_count()} cores, load average "

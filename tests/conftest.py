@@ -32,6 +32,9 @@ from auditor.demo.scenario import load_scenario
 from auditor.demo.seed import SeedSummary, seed
 from auditor.demo.server import MotoHandle, reset, start_moto
 
+# records every AWS operation and Google API method the suite calls (tests/test_readonly.py)
+pytest_plugins = ["tests.readonly_plugin"]
+
 EXTERNAL_ENDPOINT_VARIABLE = "AUDITOR_TEST_AWS_ENDPOINT"
 DATA = Path(__file__).parent / "data"
 ORG_SCENARIO = DATA / "aws-ml-org.json"

@@ -19,8 +19,10 @@ import pytest
 import yaml
 
 from auditor.access.model import AccessMap
+from auditor.activity.detections.base import one_of
 from auditor.activity.run import ActivityResult, run_activity
 from auditor.activity.settings import LogSources, parse_activity
+from auditor.activity.store import EventStore
 from auditor.findings import Finding
 from auditor.inventory import Inventory, Resource, Scope
 from auditor.pipeline import analyze
@@ -253,3 +255,13 @@ def test_hostile_requests_do_not_break_the_detections(tmp_path: Path) -> None:
     assert stopped.rule_id == "aws.cloudtrail.logging-disabled"
     assert stopped.evidence["events"][0]["event_id"] == "stop"
     json.dumps([f.to_dict() for f in result.findings])
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 6, 11])
+def test_one_of_selects_exactly_the_listed_values(count: int) -> None:
+    values = [f"s3:Action{i}" for i in range(20)] + ["it's quoted"]
+    wanted = [values[-1], *values[:count - 1]] if count else []
+    with EventStore() as store:
+        store.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS action", [values])
+        found = [a for (a,) in store.fetch(f"SELECT action FROM t WHERE {one_of('action', wanted)}")]
+    assert sorted(found) == sorted(wanted)

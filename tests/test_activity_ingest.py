@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from auditor import clock
-from auditor.activity import documents
+from auditor.activity import documents, files
 from auditor.activity.ingest import IngestResult, ingest
 from auditor.activity.settings import LogSources
 from auditor.activity.store import EventStore
@@ -153,6 +153,67 @@ def test_gzip_arrays_and_multi_member_gzip(store: EventStore, tmp_path: Path, si
     result = read(store, tmp_path, cloudtrail=[array, members])
     assert result.issues == []
     assert event_ids(store) == sorted(r["eventID"] for name in names[:2] for r in records[name])
+
+
+@pytest.mark.parametrize("lead", [b"", b" " * 100, b"\n" * 5000 + b"\t"],
+                         ids=["nothing", "100 spaces", "5000 new lines"])
+def test_files_are_sorted_by_shape_whatever_leads_them(store: EventStore, tmp_path: Path,
+                                                       lead: bytes) -> None:
+    """Any amount of white space before a document or lines is read past (a file is never
+    skipped for how it starts)."""
+    records = stratus_records()
+    names = sorted(records)
+    (tmp_path / "records.json").write_bytes(lead + json.dumps({"Records": records[names[0]]}).encode())
+    (tmp_path / "array.json.gz").write_bytes(gzip.compress(lead + json.dumps(records[names[1]]).encode()))
+    (tmp_path / "lines.json").write_bytes(lead + "\n".join(json.dumps(r) for r in records[names[2]]).encode())
+    result = read(store, tmp_path, cloudtrail=[tmp_path / "records.json", tmp_path / "array.json.gz",
+                                               tmp_path / "lines.json"])
+    assert result.issues == []
+    assert event_ids(store) == sorted(r["eventID"] for name in names[:3] for r in records[name])
+
+
+def test_documents_whatever_their_close_and_chunking(store: EventStore, tmp_path: Path, sizes: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large documents are decompressed in small steps: a prefix or a record split across steps,
+    and a close followed by more white space than is looked at, still read whole."""
+    monkeypatch.setattr(files, "CHUNK", 97)
+    records = stratus_records()
+    names = sorted(records)
+    padded = tmp_path / "padded.json.gz"
+    padded.write_bytes(gzip.compress(json.dumps({"Records": records[names[0]]}).encode()
+                                     + b"\n" * (files.TAIL * 3)))
+    compact = tmp_path / "compact.json"
+    compact.write_text(json.dumps({"Records": records[names[1]]}, separators=(",", ":")))
+    result = read(store, tmp_path, cloudtrail=[padded, compact])
+    assert result.issues == []
+    assert event_ids(store) == sorted(r["eventID"] for name in names[:2] for r in records[name])
+
+
+def test_copy_between_says_when_the_document_must_be_read_another_way(tmp_path: Path) -> None:
+    prefix = re.compile(rb'^\s*\{\s*"Records"\s*:\s*(?=\[)')
+    target = tmp_path / "array.json"
+    document = b'{"Records": [{"eventID": "a"}, {"eventID": "b"}]}\n'
+
+    source = tmp_path / "one.json.gz"
+    source.write_bytes(gzip.compress(document))
+    assert files.copy_between(source, target, prefix, b"}")
+    assert json.loads(target.read_bytes()) == [{"eventID": "a"}, {"eventID": "b"}]
+
+    other = tmp_path / "other.json.gz"
+    other.write_bytes(gzip.compress(b'{"logs": []}'))
+    members = tmp_path / "members.json.gz"
+    members.write_bytes(gzip.compress(document[:20]) + gzip.compress(document[20:]))
+    trailing = tmp_path / "trailing.json"
+    trailing.write_bytes(document + b" " * (files.TAIL + 1))
+    for refused in (other, members, trailing):
+        assert not files.copy_between(refused, target, prefix, b"}"), refused.name
+
+    truncated = tmp_path / "truncated.json.gz"
+    truncated.write_bytes(gzip.compress(document * 50)[:-30])
+    # a stream that stops short is not one whole member: the caller's full read says why
+    assert not files.copy_between(truncated, target, prefix, b"}")
+    with pytest.raises(files.UnreadableFile, match="damaged gzip data"):
+        files.content(truncated)
 
 
 def test_json_lines_with_broken_lines(store: EventStore, tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,27 +175,47 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def storage_emulator() -> Iterator[str]:
+@dataclass
+class StorageEmulator:
+    endpoint: str
+    stop: Callable[[], None]
+
+
+@contextmanager
+def seeded_storage_emulator() -> Iterator[StorageEmulator]:
+    """A gcp-storage-emulator of its own on 127.0.0.1, holding the scenario's buckets."""
     from gcp_storage_emulator.server import create_server
 
     port = _free_port()
     server = create_server("127.0.0.1", port, in_memory=True, project_number="310000000002")
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        # the seeding client uploads objects through the emulator only when told so
-        patch.setenv("STORAGE_EMULATOR_HOST", endpoint)
-        seed = _seed_module()
-        buckets = seed.load_buckets(EXPORT)
-        client = seed.make_client(endpoint)
-        seed.seed(client, buckets)
-        assert seed.verify(client, buckets) == []
-        patch.delenv("STORAGE_EMULATOR_HOST")
-        try:
-            yield endpoint
-        finally:
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        if not stopped:
+            stopped = True
             server.stop()
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            # the seeding client uploads objects through the emulator only when told so
+            patch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+            seed = _seed_module()
+            buckets = seed.load_buckets(EXPORT)
+            client = seed.make_client(endpoint)
+            seed.seed(client, buckets)
+            assert seed.verify(client, buckets) == []
+        yield StorageEmulator(endpoint, stop)
+    finally:
+        stop()
+
+
+@pytest.fixture(scope="module")
+def storage_emulator() -> Iterator[str]:
+    with seeded_storage_emulator() as emulator:
+        yield emulator.endpoint
 
 
 # -- a live scan ----------------------------------------------------------------------------------------
@@ -393,7 +414,8 @@ def test_an_unreachable_api_is_recorded_not_raised(storage_emulator: str) -> Non
 def test_the_plugin_declares_its_options_and_permissions() -> None:
     scanner = GcpScanner()
     assert scanner.provider == "gcp"
-    assert set(scanner.options) == {"organization", "folders", "projects", "storage_endpoint", "cai_export"}
+    assert set(scanner.options) == {"organization", "folders", "projects", "exclude_folders",
+                                    "exclude_projects", "storage_endpoint", "cai_export"}
     assert "storage.buckets.getIamPolicy" in scanner.permissions
     writes = (".setIamPolicy", ".create", ".delete", ".update")
     assert all(not p.endswith(writes) for p in scanner.permissions)

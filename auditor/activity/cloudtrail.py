@@ -112,6 +112,18 @@ DOCUMENTS = RecordFormat(columns=RECORD_COLUMNS, prefix=_RECORDS_PREFIX, events_
                          lines=JSON_LINES)
 
 
+def _start(path: Path) -> bytes:
+    """The first bytes of the content after any byte-order mark and white space, however much
+    of it there is (a file of nothing else gives b"")."""
+    size = 64
+    while True:
+        data = head(path, size)
+        start = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if start or len(data) < size:
+            return start
+        size *= 16
+
+
 def read_cloudtrail(files: Sequence[tuple[LogFile, int]], store: EventStore,
                     staging: Path) -> list[IngestIssue]:
     """Sort the files by shape (Records document, array, JSON lines) and read each kind."""
@@ -120,7 +132,7 @@ def read_cloudtrail(files: Sequence[tuple[LogFile, int]], store: EventStore,
     lines: list[tuple[LogFile, int]] = []
     for log, file_id in files:
         try:
-            start = head(log.path, 64).lstrip(b"\xef\xbb\xbf \t\r\n")
+            start = _start(log.path)
         except UnreadableFile as exc:
             issues.append(IngestIssue(log.name, str(exc)))
             continue

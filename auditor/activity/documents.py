@@ -35,6 +35,7 @@ from auditor.activity.store import EVENT_COLUMN_NAMES, EventStore
 
 # uncompressed bytes handed to DuckDB per query
 BATCH_BYTES = 128 << 20
+FIRST_BATCH_SHARE = 8
 # arrays up to this size are packed with others into one file; a packed line must stay under
 # DuckDB's maximum_object_size (16 MiB by default: raising it makes every read slower)
 SMALL_ARRAY = 1 << 20
@@ -98,7 +99,9 @@ def _batches(documents: Sequence[tuple[LogFile, int, bool]]) -> list[list[tuple[
     for item in documents:
         path = item[0].path
         length = path.stat().st_size * (GZIP_RATIO if path.name.endswith(".gz") else 1)
-        if batches[-1] and size + length > BATCH_BYTES:
+        # DuckDB waits for the first batch alone: keep it small, so that it starts early
+        limit = BATCH_BYTES if len(batches) > 1 else BATCH_BYTES // FIRST_BATCH_SHARE
+        if batches[-1] and size + length > limit:
             batches.append([])
             size = 0
         batches[-1].append(item)

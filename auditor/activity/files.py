@@ -7,13 +7,21 @@ import re
 import shutil
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
-# decompressed bytes per step when streaming, and the tail held back to find a closing byte
-CHUNK = 1 << 20
-TAIL = 64
+# decompressed bytes per step when streaming: small enough that the allocator reuses the
+# memory of the step before (larger steps get fresh pages from the kernel each time, and the
+# page faults cost more than the decompression)
+CHUNK = 1 << 17
+# how near its close a document must end (only white space may follow)
+TAIL = 1 << 12
+try:  # ISA-L inflates about twice as fast as zlib, behind the same interface; zlib otherwise
+    from isal import isal_zlib as inflating
+except ImportError:
+    inflating = zlib
 # errors a damaged or truncated gzip file raises
-GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, inflating.error)
 
 
 class UnreadableFile(Exception):
@@ -64,38 +72,50 @@ def content_size(path: Path) -> int:
 def copy_between(path: Path, target: Path, prefix: re.Pattern[bytes] | None,
                  end: bytes | None) -> bool:
     """Copy the content of ``path`` (plain or gzip) into ``target`` without ``prefix`` and
-    from the last ``end`` byte on, decompressing in small steps: far cheaper than one large
-    buffer. False when the content does not start with ``prefix``, has no ``end``, or is not
-    one gzip member (the caller then reads it another way)."""
+    from the last ``end`` byte on. False when the content does not start with ``prefix``, has
+    no ``end`` near its close, or is not one gzip member (the caller then reads it another way).
+
+    Decompressed in steps written straight out, never joined into one large buffer.
+    """
     raw = path.read_bytes()
-    inflate = zlib.decompressobj(31) if raw[:2] == GZIP_MAGIC else None
-    data, held, first = raw, b"", True
+    inflate = inflating.decompressobj(31) if raw[:2] == GZIP_MAGIC else None
     try:
-        with target.open("wb") as sink:
+        with target.open("w+b") as sink:
+            data, first = raw, True
             while True:
                 if inflate is None:
                     chunk, data = data, b""
                 else:
                     chunk = inflate.decompress(data, CHUNK)
                     data = inflate.unconsumed_tail
+                view = memoryview(chunk)
                 if first:
                     first = False
                     match = prefix.match(chunk) if prefix is not None else None
                     if prefix is not None and not match:
                         return False
-                    chunk = chunk[match.end():] if match else chunk
-                buffer = held + chunk
+                    view = view[match.end():] if match else view
+                sink.write(view)
                 if not data and (inflate is None or inflate.eof or not chunk):
-                    if inflate is not None and (not inflate.eof or inflate.unused_data):
-                        return False
-                    stop = len(buffer) if end is None else buffer.rfind(end)
-                    sink.write(buffer[:max(stop, 0)])
-                    return stop >= 0
-                # keep a tail back: the last ``end`` may be in it
-                sink.write(buffer[:-TAIL])
-                held = buffer[-TAIL:]
-    except zlib.error as exc:
+                    break
+            if inflate is not None and (not inflate.eof or inflate.unused_data):
+                return False
+            return end is None or _cut_after_last(sink, end)
+    except GZIP_ERRORS as exc:
         raise UnreadableFile(f"damaged gzip data: {exc}") from None
+
+
+def _cut_after_last(sink: BinaryIO, end: bytes) -> bool:
+    """Truncate ``sink`` before its last ``end``, which must be among its last TAIL bytes
+    (only whitespace follows the close of a document)."""
+    size = sink.tell()
+    sink.seek(max(0, size - TAIL))
+    tail = sink.read()
+    stop = tail.rfind(end)
+    if stop < 0:
+        return False
+    sink.truncate(size - len(tail) + stop)
+    return True
 
 
 def plain_copy(path: Path, folder: Path, name: str) -> Path:
@@ -106,7 +126,7 @@ def plain_copy(path: Path, folder: Path, name: str) -> Path:
     target = folder / name
     try:
         with gzip.open(path, "rb") as source, target.open("wb") as sink:
-            shutil.copyfileobj(source, sink, 1 << 20)
+            shutil.copyfileobj(source, sink, CHUNK)
     except GZIP_ERRORS as exc:
         target.unlink(missing_ok=True)
         raise UnreadableFile(f"damaged gzip data: {exc}") from None

@@ -21,7 +21,7 @@ from auditor.activity.ingest import IngestResult, ingest, resolve_principals
 from auditor.activity.model import IngestIssue
 from auditor.activity.settings import ActivitySettings, LogSources
 from auditor.activity.store import EventStore
-from auditor.activity.usage import KeyUsage, access_key_use, kms_key_use
+from auditor.activity.usage import KeyUsage, kms_key_use
 from auditor.classify.model import Classification
 from auditor.classify.settings import ClassificationSettings
 from auditor.findings import Finding
@@ -114,7 +114,7 @@ def analyse(store: EventStore, inventory: Inventory, classifications: Mapping[st
     assets = Assets(inventory, classifications, classification_settings)
     context = DetectionContext(store, inventory, assets, settings, window, access, now)
     findings, outcomes = evaluate(context)
-    key_usage = KeyUsage(access_key_use(store), kms_key_use(store), context.key_statuses())
+    key_usage = KeyUsage(context.access_keys(), kms_key_use(store), context.key_statuses())
     usage = used_versus_granted(store, access or AccessMap(), assets, window)
     return Analysis(store.count("time >= ? AND time <= ?", [window.start, window.end]),
                     findings, outcomes, key_usage, usage)

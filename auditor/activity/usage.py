@@ -88,15 +88,21 @@ class KeyUsage:
                 "keys": [asdict(k) for k in self.keys]}
 
 
-def access_key_use(store: EventStore) -> list[AccessKeyUse]:
-    """Per access key in the window view ``win``."""
-    rows = store.rows("""
-        SELECT access_key_id, any_value(provider) AS provider,
+def access_key_rows(store: EventStore) -> list[dict[str, Any]]:
+    """Per access key in the window view ``win``: its provider, account, principals, first and
+    last use, calls, failures and addresses (all of them, sorted). Key usage and the key
+    detections both read these, so they are asked for once."""
+    return store.rows("""
+        SELECT access_key_id, any_value(provider) AS provider, any_value(account) AS account,
                list(DISTINCT principal ORDER BY principal) FILTER (WHERE principal IS NOT NULL) AS principals,
                min(time) AS first_seen, max(time) AS last_seen, count(*) AS calls,
                count(*) FILTER (WHERE error_code IS NOT NULL) AS failed,
                list(DISTINCT source_ip ORDER BY source_ip) FILTER (WHERE source_ip IS NOT NULL) AS addresses
         FROM win WHERE access_key_id IS NOT NULL GROUP BY access_key_id ORDER BY access_key_id""")
+
+
+def access_key_use(rows: list[dict[str, Any]]) -> list[AccessKeyUse]:
+    """``access_key_rows`` as reported."""
     return [AccessKeyUse(
         access_key_id=r["access_key_id"], provider=r["provider"], principals=r["principals"] or [],
         first_seen=clock.isoformat(r["first_seen"]), last_seen=clock.isoformat(r["last_seen"]),

@@ -13,11 +13,13 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import cache
 
-from auditor.classify.model import MODEL_WEIGHTS, OTHER, TRAINING_DATA, Classification
+from auditor.classify.model import MODEL_WEIGHTS, OTHER, TRAINING_DATA, UNKNOWN, Classification
 from auditor.classify.settings import COMPRESSION_SUFFIXES, ClassificationSettings
 from auditor.inventory import Inventory, Resource
 
 STORAGE_TYPES = frozenset({"aws.s3.bucket", "gcp.storage.bucket"})
+# the attributes whose values can decide a classification (the name is always known)
+SIGNALS = ("tags", "object_sample")
 _WORD_SPLIT = re.compile(r"[-_./]+")
 
 
@@ -28,9 +30,16 @@ def classify_inventory(inventory: Inventory,
 
 
 def classify(resource: Resource, settings: ClassificationSettings) -> Classification:
-    return (_by_tags(resource, settings) or _by_name(resource.name, settings)
-            or _by_object_keys(_sampled_keys(resource), settings)
-            or Classification(OTHER, ("no tag, name or object key marks it as training data or weights",)))
+    decided = (_by_tags(resource, settings) or _by_name(resource.name, settings)
+               or _by_object_keys(_sampled_keys(resource), settings))
+    if decided:
+        return decided
+    # a bucket whose tags or objects could not be read is not known to be "other"
+    missing = [signal for signal in SIGNALS if signal in resource.unknown]
+    if missing:
+        return Classification(UNKNOWN, (f"no signal decides, and {' and '.join(missing)} "
+                                        f"could not be collected",))
+    return Classification(OTHER, ("no tag, name or object key marks it as training data or weights",))
 
 
 def _by_tags(resource: Resource, settings: ClassificationSettings) -> Classification | None:

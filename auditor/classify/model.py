@@ -6,6 +6,8 @@ from typing import Any
 TRAINING_DATA = "training-data"
 MODEL_WEIGHTS = "model-weights"
 OTHER = "other"
+# nothing decided, and a signal that could have (tags, the object sample) was not collected
+UNKNOWN = "unknown"
 SENSITIVE = (TRAINING_DATA, MODEL_WEIGHTS)
 
 

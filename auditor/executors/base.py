@@ -19,7 +19,7 @@ from auditor.scanners.runner import Record, Task
 
 # accounts (or projects) scanned at the same time in this process, each with its own
 # [scan] max_workers bound, which is per account because cloud APIs throttle per account
-DEFAULT_MAX_ACCOUNTS = 4
+DEFAULT_MAX_ACCOUNTS = ScanSettings().max_accounts
 # the account of a collection error when it is not known (docs/inventory.md)
 UNKNOWN_ACCOUNT = "unknown"
 
@@ -86,6 +86,5 @@ class Executor(Protocol):
 
 
 def max_accounts(settings: ScanSettings) -> int:
-    """``[scan] max_accounts``: units scanned at once in this process (the default until
-    ScanSettings has that field)."""
-    return max(1, int(getattr(settings, "max_accounts", DEFAULT_MAX_ACCOUNTS)))
+    """``[scan] max_accounts``: units scanned at once in this process."""
+    return max(1, settings.max_accounts)

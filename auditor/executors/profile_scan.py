@@ -11,7 +11,6 @@ from auditor.executors.base import Executor, ScanPlan, UnitJob, max_accounts
 from auditor.executors.local import InProcessExecutor
 from auditor.executors.units import run_units, unit_scanner
 from auditor.inventory import Inventory
-from auditor.inventory.merge import canonical_order
 from auditor.inventory.shard import ShardSection, ShardSpec, plan_digest, plan_key
 from auditor.scanners.base import ScanSettings
 
@@ -26,14 +25,19 @@ class ScanOutcome:
 
 def scan_providers(providers: Mapping[str, Mapping[str, Any]], settings: ScanSettings, *,
                    executor: Executor | None = None, shard: ShardSpec | None = None,
-                   log: Log | None = None) -> ScanOutcome:
+                   log: Log | None = None, profile: str | None = None) -> ScanOutcome:
     """Scan ``providers`` (provider -> its profile table). Planning runs here, whatever the
-    executor; with ``shard``, only the units (and planning records) that shard owns."""
+    executor; with ``shard``, only the units (and planning records) that shard owns.
+    ``profile`` names the scan in a partial inventory, so that parts of different profiles
+    are not merged."""
     own_executor = executor is None
     executor = executor or InProcessExecutor(max_accounts(settings))
     try:
-        plans = {provider: unit_scanner(provider).plan(config, settings)
-                 for provider, config in providers.items()}
+        plans: dict[str, ScanPlan] = {}
+        for provider, config in providers.items():
+            if log:
+                log(f"planning {provider}: listing accounts or projects")
+            plans[provider] = unit_scanner(provider).plan(config, settings)
         keys = [unit.key for plan in plans.values() for unit in plan.units]
         if len(set(keys)) != len(keys):
             raise ValueError(f"a scanner planned the same unit twice: {sorted(keys)}")
@@ -51,9 +55,11 @@ def scan_providers(providers: Mapping[str, Mapping[str, Any]], settings: ScanSet
     finally:
         if own_executor:
             executor.close()
-    canonical_order(inventory)
-    section = (ShardSection(shard.index, shard.count, plan_digest(keys), len(keys),
-                            tuple(sorted(scanned))) if shard else None)
+    inventory.sort()
+    # what decides the data, besides the units: the provider tables and the sample sizes
+    decisive = {"providers": providers, "scan": settings.collection_settings()}
+    section = (ShardSection(shard.index, shard.count, plan_digest(keys, decisive), len(keys),
+                            tuple(sorted(scanned)), profile) if shard else None)
     return ScanOutcome(inventory, section)
 
 

@@ -1,12 +1,16 @@
 """Reading and writing inventory.json.
 
 The file is data, never code: it is parsed as JSON and checked field by field, and any
-mistake is an ``InputError`` naming the file and the JSON path.
+mistake is an ``InputError`` naming the file and the JSON path. An inventory may come from
+elsewhere, so what JSON allows but the auditor could not process or write back is refused
+too: nesting deeper than ``MAX_DEPTH``, lone surrogates (``"\\ud800"``: not encodable as
+UTF-8), NaN and Infinity (not JSON for the readers of the reports).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +19,74 @@ from auditor.inventory.model import SCHEMA_VERSION, CollectionError, Inventory, 
 from auditor.io import write_atomic
 
 FORMAT = "auditor-inventory"
+# real inventories nest about ten levels (attributes, a policy, its statements, a condition,
+# an operator, a key, its values); far deeper is hostile and would break recursive code later
+MAX_DEPTH = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# the top-level section that makes a file a partial inventory (auditor.inventory.shard)
+SHARD_SECTION = "shard"
 
 
-def to_json(inventory: Inventory) -> str:
+def to_document(inventory: Inventory) -> dict[str, Any]:
     inventory.sort()
-    document = {
+    return {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "scopes": [s.to_dict() for s in inventory.scopes],
         "resources": [r.to_dict() for r in inventory.resources],
         "errors": [e.to_dict() for e in inventory.errors],
     }
+
+
+def dumps(document: dict[str, Any]) -> str:
+    """The one way an inventory document becomes bytes (partial ones too)."""
     return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def to_json(inventory: Inventory) -> str:
+    return dumps(to_document(inventory))
 
 
 def save(inventory: Inventory, path: Path) -> None:
     write_atomic(path, to_json(inventory))
 
 
-def load(path: Path) -> Inventory:
+def read_text(path: Path) -> str:
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read inventory: {exc.strerror}", source=source) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", source=source) from None
-    return parse(text, source)
+
+
+def load(path: Path) -> Inventory:
+    return parse(read_text(path), str(path))
 
 
 def parse(text: str, source: str) -> Inventory:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", source=source,
-                         location=f"line {exc.lineno} column {exc.colno}") from None
+    """A whole inventory; a partial one (one shard of a scan) is refused: evaluating it would
+    report on part of the scope as if it were all of it."""
+    document = parse_json(text, source)
+    inventory = from_document(document, source)
+    if SHARD_SECTION in document:
+        raise InputError("a partial inventory (one shard of `audit scan --shard I/N`): join "
+                         "all the parts with `audit merge` first", source=source,
+                         location=f"$.{SHARD_SECTION}")
+    return inventory
+
+
+def parse_json(text: str, source: str) -> Any:
+    """The JSON document of an inventory file, with every value checked (see the module)."""
+    document = _json(text, source)
+    check_values(document, source)
+    return document
+
+
+def from_document(document: Any, source: str) -> Inventory:
+    """The inventory part of a parsed document (a partial one's shard section is left to
+    auditor.inventory.shard)."""
     reader = _Reader(source)
     reader.require(document, dict, "$")
     if document.get("format") != FORMAT:
@@ -73,6 +110,57 @@ def parse(text: str, source: str) -> Inventory:
     for i, raw in enumerate(reader.list_of(document, "errors", "$")):
         inventory.errors.append(reader.error(raw, f"$.errors[{i}]"))
     return inventory
+
+
+def _json(text: str, source: str) -> Any:
+    def refuse(constant: str) -> Any:
+        raise InputError(f"{constant} is not a JSON number", source=source)
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", source=source,
+                         location=f"line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise InputError(f"nested more than {MAX_DEPTH} levels deep", source=source) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InputError(f"not valid JSON: {exc}", source=source) from None
+
+
+def check_values(document: Any, source: str, prefix: str = "") -> None:
+    """Every value of a parsed JSON ``document`` nested at most MAX_DEPTH deep, every string
+    and key valid Unicode; else an InputError at ``prefix`` (e.g. "line 3 ") + JSON path.
+
+    Iterative (the point is to survive hostile depth); places are kept as parent links and
+    spelled out only for the error."""
+    Entry = tuple[Any, int, Any, str]  # value, depth, parent entry, step from the parent
+    stack: list[Entry] = [(document, 0, None, "$")]
+    while stack:
+        entry = stack.pop()
+        value, depth, _, _ = entry
+        if depth > MAX_DEPTH:
+            raise InputError(f"nested more than {MAX_DEPTH} levels deep", source=source,
+                             location=prefix + _place(entry))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    raise InputError("a key holds a lone surrogate (not valid Unicode)",
+                                     source=source, location=prefix + _place(entry))
+                stack.append((item, depth + 1, entry, f".{key}"))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1, entry, f"[{i}]") for i, item in enumerate(value))
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            raise InputError("a lone surrogate (not valid Unicode)", source=source,
+                             location=prefix + _place(entry))
+
+
+def _place(entry: Any, shown: int = 12) -> str:
+    steps = []
+    while entry is not None:
+        steps.append(entry[3])
+        entry = entry[2]
+    steps.reverse()
+    return "".join(steps if len(steps) <= shown else [*steps[:shown], "..."])
 
 
 class _Reader:

@@ -1,8 +1,10 @@
 """Joining the partial inventories of a sharded scan (``audit merge``).
 
-The parts must fit exactly: all planned from the same unit list (same plan digest and shard
-count), every shard present once, no unit in two parts, and no resource in two parts. Any
-mismatch is an InputError naming the files, never a silently incomplete inventory.
+The parts must fit exactly: all of one profile, planned from the same unit list and settings
+(same plan digest and shard count), every shard present once, no unit in two parts, and no
+resource in two parts. Any mismatch is an InputError naming the files, never a silently
+incomplete inventory. Each file is read as strictly as any inventory (a part of another schema
+version is refused with its name).
 """
 
 from __future__ import annotations
@@ -15,21 +17,13 @@ from auditor.inventory.model import Inventory
 from auditor.inventory.shard import Part, ShardSection, read_part
 
 
-def canonical_order(inventory: Inventory) -> None:
-    """``Inventory.sort``, with the account breaking ties: several accounts can hold a resource
-    of the same id (an AWS-managed policy, an organization trail) and their order must not
-    depend on which account's scan finished first."""
-    inventory.resources.sort(key=lambda r: (r.type, r.id, r.account))
-    inventory.sort()  # stable: keeps the account order among equal (type, id)
-
-
 def merge_parts(paths: Sequence[Path]) -> Inventory:
     parts = [read_part(path) for path in paths]
     check_parts(parts)
     merged = Inventory()
     for part in parts:
         merged.merge(part.inventory)
-    canonical_order(merged)
+    merged.sort()
     return merged
 
 
@@ -43,9 +37,11 @@ def check_parts(parts: Sequence[Part]) -> None:
                              "outputs of `audit scan --shard I/N` can be merged",
                              source=str(part.path))
         shards.append((part, part.shard))
+    _same(shards, lambda shard: shard.profile, "profiles")
     _same(shards, lambda shard: shard.count, "shard counts")
-    _same(shards, lambda shard: shard.plan, "plans (the shards saw different unit lists: scan "
-                                            "them again)")
+    _same(shards, lambda shard: shard.plan, "plans (the shards saw different unit lists, or "
+                                            "were scanned with different settings: scan them "
+                                            "again)")
     _every_shard_once(shards)
     _disjoint_units(shards)
     _disjoint_resources(parts)

@@ -95,7 +95,9 @@ class Inventory:
 
     def sort(self) -> None:
         """Put records in a canonical order so that the same cloud gives the same bytes."""
-        self.resources.sort(key=lambda r: (r.type, r.id))
+        # one id can be held by several accounts (an AWS-managed policy in use in each): the
+        # account breaks the tie, so the order never depends on which account finished first
+        self.resources.sort(key=lambda r: (r.type, r.id, r.account))
         self.errors.sort(key=lambda e: (e.provider, e.account, e.region or "", e.service,
                                         e.operation, e.resource_id or "", e.attribute or "", e.code))
         self.scopes.sort(key=lambda s: (s.provider, s.account))

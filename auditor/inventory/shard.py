@@ -7,8 +7,9 @@ not depend on listing order and is the same for any provider. What the planning 
 (a failed listing) belongs to the shard that owns ``PROVIDER:plan``.
 
 A partial inventory is an ordinary inventory.json with one more top-level section, ``shard``:
-which shard it is, the units it holds and a digest of the whole plan, so that ``audit merge``
-can prove the parts fit together (one plan, every shard once, no unit twice).
+which shard it is, the units it holds and a digest of the whole plan (every unit, and the
+settings that decide what is collected), so that ``audit merge`` can prove the parts fit
+together (one profile, one plan, every shard once, no unit twice).
 """
 
 from __future__ import annotations
@@ -22,11 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError, InputError
-from auditor.inventory.io import load, to_json
+from auditor.inventory.io import (
+    SHARD_SECTION,
+    dumps,
+    from_document,
+    parse_json,
+    read_text,
+    to_document,
+)
 from auditor.inventory.model import Inventory
 from auditor.io import write_atomic
 
-SECTION = "shard"
+SECTION = SHARD_SECTION
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
@@ -41,9 +49,15 @@ def plan_key(provider: str) -> str:
     return f"{provider}:plan"
 
 
-def plan_digest(keys: Iterable[str]) -> str:
-    """Names the whole plan: shards planned from different unit lists cannot be merged."""
-    return "sha256:" + hashlib.sha256("\n".join(sorted(keys)).encode("utf-8")).hexdigest()
+def plan_digest(keys: Iterable[str], settings: Any = None) -> str:
+    """Names the whole plan: its units, and the JSON-like ``settings`` that decide what is
+    collected of them (a profile's provider tables, sample sizes). Shards planned from
+    different unit lists, or scanned with different settings, describe different things and
+    cannot be merged."""
+    text = "\n".join(sorted(keys))
+    if settings is not None:
+        text += "\n\n" + json.dumps(settings, sort_keys=True, ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +88,10 @@ class ShardSection:
 
     index: int
     count: int
-    plan: str  # plan_digest of every unit of the whole scan
+    plan: str  # plan_digest of every unit of the whole scan, and of its settings
     planned: int  # how many units the whole scan has
     units: tuple[str, ...]  # keys of the units this shard scanned, sorted
+    profile: str | None = None  # the profile scanned, when the scan came from one
 
     @property
     def spec(self) -> ShardSpec:
@@ -84,7 +99,7 @@ class ShardSection:
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "count": self.count, "plan": self.plan,
-                "planned": self.planned, "units": list(self.units)}
+                "planned": self.planned, "units": list(self.units), "profile": self.profile}
 
     @classmethod
     def from_dict(cls, raw: Any, source: str) -> ShardSection:
@@ -96,13 +111,17 @@ class ShardSection:
         if not isinstance(raw, dict):
             raise fail(f"expected object, found {type(raw).__name__}")
         values: dict[str, Any] = {}
-        for key, kind in (("index", int), ("count", int), ("plan", str), ("planned", int),
-                          ("units", list)):
+        fields: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+            ("index", int), ("count", int), ("plan", str), ("planned", int), ("units", list),
+            ("profile", (str, type(None))))
+        for key, kind in fields:
             if key not in raw:
                 raise fail(f"missing field {key!r}")
             value = raw[key]
             if not isinstance(value, kind) or isinstance(value, bool):
-                raise fail(f"expected {kind.__name__}, found {type(value).__name__}",
+                expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple)
+                                                             else (kind,)))
+                raise fail(f"expected {expected}, found {type(value).__name__}",
                            f"{where}.{key}")
             values[key] = value
         for i, unit in enumerate(values["units"]):
@@ -130,11 +149,8 @@ class Part:
 
 
 def part_json(inventory: Inventory, section: ShardSection) -> str:
-    # the section is added to the document io.to_json writes, so that the inventory part of
-    # a partial file is byte-for-byte what a full scan of the same units writes
-    document = json.loads(to_json(inventory))
-    document[SECTION] = section.to_dict()
-    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    # the inventory part of a partial file is what a full scan of the same units writes
+    return dumps({**to_document(inventory), SECTION: section.to_dict()})
 
 
 def write_part(inventory: Inventory, section: ShardSection, path: Path) -> None:
@@ -143,9 +159,9 @@ def write_part(inventory: Inventory, section: ShardSection, path: Path) -> None:
 
 def read_part(path: Path) -> Part:
     """Read an inventory file, partial or not (merge tells them apart)."""
-    inventory = load(path)  # checks the file, the JSON and every inventory field
-    # read again for the one section io does not know (see the proposal for io.py)
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
-    section = (ShardSection.from_dict(document[SECTION], str(path))
+    source = str(path)
+    document = parse_json(read_text(path), source)
+    inventory = from_document(document, source)  # checks every inventory field
+    section = (ShardSection.from_dict(document[SECTION], source)
                if SECTION in document else None)
     return Part(Path(path), inventory, section)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.classify.model import UNKNOWN
 from auditor.inventory import Resource
 from auditor.rules.context import EvaluationContext
 
@@ -69,6 +70,8 @@ class Scope:
             return Lookup(getattr(resource, path))
         if path == CLASSIFICATION:
             label = self.context.classification(resource.id)
+            if label is not None and label.label == UNKNOWN:
+                return Lookup(None, "; ".join(label.reasons))
             return Lookup(label.label if label else None)
         if path == TAGS or path.startswith(TAGS + "."):
             if TAGS in resource.unknown:

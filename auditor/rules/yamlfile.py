@@ -22,6 +22,9 @@ _BOOL = "tag:yaml.org,2002:bool"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
 T = TypeVar("T")
+# aliases may repeat a node, but a document may expand to at most this many times the nodes
+# written in it: a "billion laughs" file of ten lines would otherwise expand to 10**9 values
+MAX_EXPANSION = 10
 
 
 class _Loader(yaml.SafeLoader):
@@ -58,12 +61,13 @@ def parse(text: str, source: str, error: type[AuditorError] = RuleError) -> Any:
 
     Mistakes raise ``error`` (rule files: RuleError; other YAML inputs pass their own class).
     """
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # refuses NUL and other unprintable characters at once
         node = loader.get_single_node()
         if node is None:
             raise error("the file is empty", source=source, location="line 1")
-        return _Converter(loader, source, error).convert(node)
+        return _Converter(loader, source, error, MAX_EXPANSION * _written(node)).convert(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark else None
@@ -71,8 +75,27 @@ def parse(text: str, source: str, error: type[AuditorError] = RuleError) -> Any:
                     location=where) from None
     except yaml.YAMLError as exc:
         raise error(f"not valid YAML: {exc}", source=source) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise error("not valid YAML: nested too deeply", source=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+def _written(root: Node) -> int:
+    """How many nodes the document writes out (an alias is not a node of its own)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return len(seen)
 
 
 def line_of(node: Node) -> int:
@@ -80,12 +103,18 @@ def line_of(node: Node) -> int:
 
 
 class _Converter:
-    def __init__(self, loader: _Loader, source: str, error: type[AuditorError]):
+    def __init__(self, loader: _Loader, source: str, error: type[AuditorError], budget: int):
         self.loader = loader
         self.source = source
         self.error = error
+        self.budget = budget  # values left to convert
 
     def convert(self, node: Node) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise self.error(f"the document expands through YAML aliases to more than "
+                             f"{MAX_EXPANSION} times what it writes", source=self.source,
+                             location=f"line {line_of(node)}")
         if isinstance(node, MappingNode):
             return self._mapping(node)
         if isinstance(node, SequenceNode):

@@ -7,7 +7,7 @@ A scanner is registered under the ``auditor.scanners`` entry point with its prov
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from auditor.inventory import CollectionError, Resource, Scope
@@ -30,8 +30,18 @@ class ScanSettings:
     object_sample_size: int = 50
     # object ACLs are read for this many of the sampled objects (each is one API call)
     object_acl_sample_size: int = 10
-    max_workers: int = 8
+    max_workers: int = 8  # concurrent API calls per account or project (APIs throttle per account)
+    max_accounts: int = 4  # accounts or projects scanned at the same time in this process
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def collection_settings(self) -> dict[str, Any]:
+        """The settings that decide what is collected (not how fast): two scans with the same
+        ones describe the same cloud the same way, whatever their concurrency."""
+        return {key: value for key, value in asdict(self).items() if key not in _CONCURRENCY}
+
+
+# how many calls or accounts run at once: never changes what a scan collects
+_CONCURRENCY = ("max_workers", "max_accounts")
 
 
 class Scanner(Protocol):

@@ -246,6 +246,13 @@ class ConditionClause:
         per_value = [matches(context) for context in contexts]
         return tri_all(per_value) if self.qualifier == "all" else tri_any(per_value)
 
+    def compares_value(self, request: RequestValues) -> bool:
+        """Whether the answer, for a single value of the key, depends on that value: not for
+        ``Null``, nor when every policy value is unknown or has no value in ``request``."""
+        if self.spec.family is None:
+            return False
+        return any(v is not UNKNOWN and v is not NO_VALUE for v in self._policy_values(request))
+
     def _absent(self) -> bool:
         if self.spec.family is None:
             return any(value.raw.strip().lower() == "true" for value in self.values)

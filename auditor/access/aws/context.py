@@ -32,18 +32,21 @@ kind of caller, and which stay unknown:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from auditor.access.aws import evaluator
 from auditor.access.aws.evaluator import NamedPolicy, PolicySet, Request, Result, StatementRef
 from auditor.access.aws.policy import caller_of, policy_for
-from auditor.access.aws.variables import RequestValues, Variable
+from auditor.access.aws.variables import Glob, RequestValues, Variable, glob_from_text
 from auditor.access.model import PathStep
 from auditor.errors import InputError
 
 ContextValue = str | list[str]
+# the request context as policy variables read it, built only when one needs it
+RequestSource = Callable[[], RequestValues]
 
 # the request shape of a well-behaved client (see the module docstring)
 SIGNED_REQUEST_SHAPE: Mapping[str, str] = {
@@ -120,6 +123,13 @@ class Outcome:
                            for c in self.conditions)
         return Outcome(self.decision, steps, conditions)
 
+    def asked_by(self, old: str, new: str) -> Outcome:
+        """The same answer for principal ``new``, whose request is ``old``'s but for who sends
+        it: the proof names ``new``."""
+        steps = tuple(PathStep(new, s.action, s.policy, s.statement) if s.principal == old
+                      else s for s in self.steps)
+        return Outcome(self.decision, steps, self.conditions)
+
     @property
     def rank(self) -> tuple[int, int]:
         return (0 if self.decision == "allow" else 1, len(self.steps))
@@ -152,7 +162,7 @@ class _Relevant:
 _MemoEntry = tuple[Result, str | None]
 _NOTHING: tuple[tuple[Any, ...], frozenset[str]] = ((), frozenset())
 # keys the evaluator fills in from the caller's ARN when the context does not give them
-_DERIVED_FROM_CALLER = frozenset({"aws:principalarn", "aws:username", "aws:userid",
+DERIVED_FROM_CALLER = frozenset({"aws:principalarn", "aws:username", "aws:userid",
                                   "aws:principalisawsservice", "aws:principalservicename"})
 
 
@@ -167,8 +177,23 @@ class _ByAction:
     anywhere: list[Any] = field(default_factory=list)
     pinned: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     wild: list[Any] = field(default_factory=list)
+    # Resource patterns with policy variables: whether they match depends on the request
+    templated: list[Any] = field(default_factory=list)
     keys: dict[int, frozenset[str]] = field(default_factory=dict)
     constant: tuple[tuple[Any, ...], frozenset[str]] | None = None
+    placement: Placement | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one policy's statements for one action can match, by ``resource_key`` (the
+    bucket, for S3): a statement on every resource matches everywhere alike and is not here."""
+
+    pinned: frozenset[str]  # places its Resource patterns name literally
+    patterns: tuple[Glob, ...]  # patterns of places (``place_pattern``)
+    loose: tuple[Any, ...]  # statements that may match in any place: asked per resource
+    templated: tuple[Any, ...]  # statements with policy variables in a Resource: per request
+    keys: frozenset[str]  # context keys the statements for the action read
 
 
 def statements(document: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
@@ -204,6 +229,30 @@ def pattern_key(pattern: str) -> str | None:
     return None if any(c in pattern for c in "*?$") else pattern
 
 
+_VARIABLE = re.compile(r"\$\{[^}]*\}")
+_S3_PATTERN = re.compile(r"^arn:(?:aws[\w-]*|\*):s3:::")
+
+
+def place_pattern(pattern: str) -> Glob | None:
+    """A Resource pattern as a pattern of ``resource_key``s it can match (a policy variable
+    read as ``*``); None when it may match anything."""
+    text = _VARIABLE.sub("*", pattern)
+    s3 = _S3_PATTERN.match(text)
+    if s3 is not None:
+        rest = text[s3.end():]
+        # a wildcard in the bucket name may run on into the object key: only the text
+        # before it pins the bucket
+        cut = min((i for i in (rest.find("*"), rest.find("?"), rest.find("/")) if i >= 0),
+                  default=len(rest))
+        if cut < len(rest) and rest[cut] == "/":
+            return glob_from_text("s3:" + rest[:cut])
+        return glob_from_text("s3:" + rest[:cut] + ("*" if cut < len(rest) else "")) \
+            if cut else None
+    if text.startswith("arn:") and not text.startswith(("arn:*", "arn:aws:s3", "arn:aws-")):
+        return glob_from_text(text)
+    return None
+
+
 _NO_VALUES = RequestValues({}, open_world=True)  # resources without policy variables read none
 
 
@@ -234,18 +283,22 @@ class Evaluations:
             extra: Mapping[str, ContextValue] | None = None) -> Outcome | None:
         """Evaluate one request; ``principal`` is the id that proof steps name."""
         action_lower = action.lower()
-        relevant = self._relevant(caller, policies, action_lower, resource)
-        if relevant is None:  # a policy variable in a Resource: ask exactly as given
+
+        def values() -> RequestValues:
+            return RequestValues.from_context({**caller.keys, **(extra or {})}, open_world=True)
+
+        relevant = self._relevant(caller, policies, action_lower, resource, values)
+        if relevant is None:  # a policy variable the context does not fill: ask as given
             context = {**caller.keys, **(extra or {})}
             result = self._evaluate(caller, action, resource, resource_account, policies,
                                     context)
             return to_outcome(result, principal, action)
-        projected = self._project(caller.keys, extra, relevant.keys)
+        projected = self.project(caller.keys, extra, relevant.keys)
         # who asks matters only through its kind (root, user, role...), its account, how
         # resource policies name it and the context keys read (in the key), unless a
         # NotPrincipal lists it or a condition reads a key the evaluator derives from it
         who: Any = (caller.request_arn
-                    if relevant.names_caller or relevant.keys & _DERIVED_FROM_CALLER
+                    if relevant.names_caller or relevant.keys & DERIVED_FROM_CALLER
                     else caller_of(caller.request_arn).kind)
         key = (who, caller.account, action_lower, resource_account,
                policies.resource_policy_kind, relevant.statements,
@@ -260,6 +313,17 @@ class Evaluations:
         if cached_name != named:
             result = _renamed(result, cached_name, named)
         return to_outcome(result, principal, action)
+
+    def own_statements(self, caller: Caller, policies: PolicySet, action: str, resource: str,
+                       extra: Mapping[str, ContextValue] | None = None
+                       ) -> tuple[tuple[Any, ...], frozenset[str]] | None:
+        """The caller's identity, boundary and session statements that take part in the
+        request, and the keys they read, as ``ask`` reads them; None when undecidable."""
+        def values() -> RequestValues:
+            return RequestValues.from_context({**caller.keys, **(extra or {})}, open_world=True)
+
+        found = self._own_side(policies, action.lower(), resource, values)
+        return None if found is None else (found.statements, found.keys)
 
     def resource_free(self, policies: PolicySet, action: str) -> bool:
         """True when no identity or boundary statement for ``action`` names a resource, so
@@ -298,10 +362,10 @@ class Evaluations:
         return result
 
     def _relevant(self, caller: Caller, policies: PolicySet, action_lower: str,
-                  resource: str) -> _Relevant | None:
+                  resource: str, values: RequestSource | None = None) -> _Relevant | None:
         if policies.scps is not None or policies.rcps is not None:
             return None  # not memoised: the analyzer sets neither
-        own = self._own_side(policies, action_lower, resource)
+        own = self._own_side(policies, action_lower, resource, values)
         if own is None or policies.resource is None:
             return own
         ids: list[Any] = list(own.statements)
@@ -309,10 +373,11 @@ class Evaluations:
         names_caller = False
         who = caller_of(caller.request_arn)
         if policies.resource is not None:
-            found = self._matching(policy := policies.resource, action_lower, resource,
-                                   by_content=True)
+            found = self.matching(policy := policies.resource, action_lower, resource,
+                                  by_content=True, values=values)
             if found is None:
                 return None
+            keys |= found[1]  # the policy variables of its Resource elements
             parsed = policy_for(policy.document, source=policy.id)
             for index in found[0]:
                 statement = parsed.statements[index[1]]
@@ -326,11 +391,11 @@ class Evaluations:
                     if mode is None:
                         continue
                 ids.append(("R", index, mode))
-                keys |= self._statement_keys(statement)
+                keys |= self.statement_keys(statement)
         return _Relevant(tuple(ids), frozenset(keys), names_caller)
 
-    def _own_side(self, policies: PolicySet, action_lower: str,
-                  resource: str) -> _Relevant | None:
+    def _own_side(self, policies: PolicySet, action_lower: str, resource: str,
+                  values: RequestSource | None = None) -> _Relevant | None:
         """The caller's identity, boundary and session statements for the request. When none
         of them names a resource, that is the same for every resource: remembered."""
         cache_key = (id(policies.identity), id(policies.boundary), id(policies.session),
@@ -345,7 +410,7 @@ class Evaluations:
         layers += [(name, p) for name, p in (("B", policies.boundary), ("S", policies.session))
                    if p is not None]
         for layer, policy in layers:
-            found = self._matching(policy, action_lower, resource)
+            found = self.matching(policy, action_lower, resource, values=values)
             if found is None:
                 return None
             constant = constant and self._by_action[(id(policy.document), action_lower)
@@ -361,15 +426,15 @@ class Evaluations:
             self._own[cache_key] = (policies.identity, answer)
         return answer
 
-    def _matching(self, policy: NamedPolicy, action_lower: str, resource: str,
-                  by_content: bool = False) -> tuple[tuple[Any, ...], frozenset[str]] | None:
-        """The statements of one policy that match the action and resource, and the keys
-        they read; None when a policy variable in a Resource makes that undecidable here."""
-        cache_key = (id(policy.document), action_lower)
-        found = self._by_action.get(cache_key)
-        if found is None or found.document is not policy.document:
-            found = self._by_action[cache_key] = self._sort_statements(policy, action_lower,
-                                                                       by_content)
+    def matching(self, policy: NamedPolicy, action_lower: str, resource: str,
+                 by_content: bool = False, values: RequestSource | None = None
+                 ) -> tuple[tuple[Any, ...], frozenset[str]] | None:
+        """The statements of one policy that match the action and resource (or may: a policy
+        variable in a Resource that the request context, ``values``, built on demand, does not
+        fill), and the keys they read: for identity policies their conditions', for every
+        policy the variables of its Resource elements. None for a policy the evaluator
+        rejects, or with policy variables in a Resource and no ``values``."""
+        found = self._sorted(policy, action_lower, by_content)
         if found.undecidable:
             return None
         if found.constant is not None:
@@ -378,13 +443,53 @@ class Evaluations:
         chosen.extend(s for s in found.pinned.get(resource_key(resource), ())
                       if s.matches_resource(resource, _NO_VALUES))
         chosen.extend(s for s in found.wild if s.matches_resource(resource, _NO_VALUES))
-        if not chosen:
-            return _NOTHING
         keys: set[str] = set()
+        if found.templated:
+            if values is None:
+                return None
+            request = values()
+            # a statement whose match this context cannot decide may apply: it is in the key;
+            # the variables of them all are read, to decide them again the same way
+            chosen.extend(s for s in found.templated
+                          if s.matches_resource(resource, request) is not False)
+            for statement in found.templated:
+                keys |= found.keys[statement.index]
+        if not chosen and not keys:
+            return _NOTHING
         if not by_content:
             for statement in chosen:
                 keys |= found.keys[statement.index]
         return (tuple((found.name, s.index) for s in chosen), frozenset(keys))
+
+    def placement(self, policy: NamedPolicy, action_lower: str) -> Placement | None:
+        """Where the statements of one policy for the action can match (``Placement``); None
+        for a policy the evaluator rejects."""
+        found = self._sorted(policy, action_lower, False)
+        if found.undecidable:
+            return None
+        if found.placement is None:
+            raw = statements(policy.document)
+            patterns: list[Glob] = []
+            loose: list[Any] = []
+            for statement in found.wild:
+                places = [None] if statement.not_resource else [
+                    place_pattern(str(p)) for p in as_list(raw[statement.index].get("Resource"))]
+                if None in places:
+                    loose.append(statement)
+                else:
+                    patterns.extend(p for p in places if p is not None)
+            found.placement = Placement(frozenset(found.pinned), tuple(patterns), tuple(loose),
+                                        tuple(found.templated),
+                                        frozenset().union(*found.keys.values()))
+        return found.placement
+
+    def _sorted(self, policy: NamedPolicy, action_lower: str, by_content: bool) -> _ByAction:
+        cache_key = (id(policy.document), action_lower)
+        found = self._by_action.get(cache_key)
+        if found is None or found.document is not policy.document:
+            found = self._by_action[cache_key] = self._sort_statements(policy, action_lower,
+                                                                       by_content)
+        return found
 
     def _sort_statements(self, policy: NamedPolicy, action_lower: str,
                          by_content: bool) -> _ByAction:
@@ -398,14 +503,14 @@ class Evaluations:
         sorted_ = _ByAction(policy.document, name)
         pinned: dict[str, list[Any]] = {}
         for statement in parsed.statements_for(action_lower):
-            sorted_.keys[statement.index] = frozenset(self._statement_keys(statement))
+            sorted_.keys[statement.index] = frozenset(self.statement_keys(statement))
             matcher = statement.resources
             if matcher is None or (matcher.everything and not statement.not_resource):
                 sorted_.anywhere.append(statement)
                 continue
             if matcher.templated:
-                sorted_.undecidable = True
-                return sorted_
+                sorted_.templated.append(statement)
+                continue
             patterns = as_list(raw[statement.index].get("Resource"))
             places = {pattern_key(str(p)) for p in patterns}
             if statement.not_resource or None in places:
@@ -414,7 +519,7 @@ class Evaluations:
                 for place in places:
                     pinned.setdefault(str(place), []).append(statement)
         sorted_.pinned = {place: tuple(found) for place, found in pinned.items()}
-        if not sorted_.pinned and not sorted_.wild:
+        if not sorted_.pinned and not sorted_.wild and not sorted_.templated:
             chosen = sorted_.anywhere
             keys = frozenset().union(*(sorted_.keys[s.index] for s in chosen)) \
                 if not by_content else frozenset()
@@ -422,15 +527,20 @@ class Evaluations:
         return sorted_
 
     @staticmethod
-    def _statement_keys(statement: Any) -> set[str]:
+    def statement_keys(statement: Any) -> set[str]:
+        """The context keys a parsed statement reads: its conditions' keys and the policy
+        variables in its condition values and Resource elements."""
         keys: set[str] = set()
+        templates = [t for clause in statement.conditions for t in clause.values]
         for clause in statement.conditions:
             keys.add(clause.key_lower)
-            for template in clause.values:
-                keys.update(p.key for p in template.parts if isinstance(p, Variable))
+        if statement.resources is not None:
+            templates.extend(statement.resources.templated)
+        for template in templates:
+            keys.update(p.key for p in template.parts if isinstance(p, Variable))
         return keys
 
-    def _project(self, known: Mapping[str, ContextValue],
+    def project(self, known: Mapping[str, ContextValue],
                  extra: Mapping[str, ContextValue] | None,
                  wanted: frozenset[str]) -> dict[str, ContextValue | tuple[str, ...]]:
         """The context restricted to ``wanted`` (lower-cased) keys, hashable."""

@@ -172,7 +172,7 @@ class _Evaluation:
         self.policies = policies
         self.caller = caller_of(request.principal)
         self.action = request.action.lower()
-        derived = _derived_keys(request, self.caller) if request.open_world else None
+        derived = derived_keys(request, self.caller) if request.open_world else None
         self.values = RequestValues.from_context(request.context, request.open_world, derived)
         # 'Permissions boundaries for IAM entities': a Deny with NotPrincipal always denies an
         # IAM user or role that has a permissions boundary, whatever the NotPrincipal lists
@@ -322,7 +322,7 @@ def _describe(hit: _Hit) -> dict[str, Any]:
             "undecided": list(hit.undecided)}
 
 
-def _derived_keys(request: Request, caller: Caller) -> dict[str, str]:
+def derived_keys(request: Request, caller: Caller) -> dict[str, str]:
     """Global keys AWS always sets that follow from the request itself (open world only: in a
     closed world the context given is the whole context)."""
     keys: dict[str, str] = {}

@@ -391,15 +391,46 @@ def _pattern(text: str) -> Glob:
 _VARIABLE = re.compile(r"\$\{[^}]*\}")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _AllowStatement:
-    actions: tuple[Glob, ...]  # lower-cased patterns
-    not_action: bool
-    resources: tuple[Glob, ...]
-    any_resource: bool  # "*" or NotResource: matches every resource
+class AllowStatement:
+    """An identity-policy Allow as ``GrantIndex`` reads it (a policy variable is a wildcard);
+    its patterns are compiled the first time they are read, most never are."""
+
+    __slots__ = ("_actions", "_resources", "action_texts", "any_resource", "not_action",
+                 "patterns", "services")
+
+    def __init__(self, action_texts: tuple[str, ...], not_action: bool,
+                 patterns: tuple[str, ...], any_resource: bool):
+        self.action_texts = action_texts  # lower-cased
+        self.not_action = not_action
+        self.patterns = patterns  # the Resource patterns as written
+        self.any_resource = any_resource  # "*" or NotResource: matches every resource
+        # where it is filed: the services its actions name
+        self.services: frozenset[str | None] = frozenset(
+            {None} if not_action else {_service_key(a) for a in action_texts})
+        self._actions: tuple[Glob, ...] | None = None
+        self._resources: tuple[Glob, ...] | None = None
+
+    @property
+    def actions(self) -> tuple[Glob, ...]:
+        if self._actions is None:
+            self._actions = tuple(_pattern(a) for a in self.action_texts)
+        return self._actions
+
+    @property
+    def resources(self) -> tuple[Glob, ...]:
+        if self._resources is None:
+            self._resources = tuple(_pattern(r) for r in self.patterns)
+        return self._resources
 
     def matches_action(self, action_lower: str) -> bool:
         return any(p.matches(action_lower) for p in self.actions) != self.not_action
+
+    def found_for(self, action_lower: str) -> bool:
+        """Whether the index finds it for the action: filed under the service the action
+        names (or under none), and matching it."""
+        service = action_lower.split(":", 1)[0]
+        return ((service in self.services or None in self.services)
+                and self.matches_action(action_lower))
 
     def matches_resource(self, resource: str) -> bool:
         return self.any_resource or any(p.matches(resource) for p in self.resources)
@@ -411,8 +442,19 @@ def _service_key(pattern: str) -> str | None:
     return None if any(c in service for c in "*?") else service
 
 
-_Entry = tuple[_AllowStatement, frozenset[str]]
+_Entry = tuple[AllowStatement, frozenset[str]]
 _ANYWHERE = "*"  # index key of statements whose Resource is "*" (or NotResource)
+
+
+def _compile_allow(statement: Mapping[str, Any]) -> AllowStatement | None:
+    if statement.get("Effect") != "Allow":
+        return None
+    not_action = "NotAction" in statement
+    not_resource = "NotResource" in statement
+    actions = [str(a) for a in as_list(statement.get("NotAction" if not_action else "Action"))]
+    resources = ([] if not_resource else [str(r) for r in as_list(statement.get("Resource"))])
+    return AllowStatement(tuple(a.lower() for a in actions), not_action, tuple(resources),
+                          not_resource or "*" in resources)
 
 
 class GrantIndex:
@@ -434,27 +476,36 @@ class GrantIndex:
                 documents[policy.id] = policy.document
         self._entries: dict[tuple[str | None, str | None], list[_Entry]] = defaultdict(list)
         self._anywhere: dict[tuple[str, ...], frozenset[str]] = {}
+        # each policy id is read from one document, the last one seen, by both lookups
+        self._compiled: dict[str, tuple[AllowStatement, ...]] = {}
         for policy_id, document in documents.items():
             who = frozenset(holders[policy_id])
-            for statement in statements(document):
+            compiled = self._compiled[policy_id] = tuple(
+                c for c in map(_compile_allow, statements(document)) if c is not None)
+            for statement in compiled:
                 self._add(statement, who)
 
-    def _add(self, statement: Mapping[str, Any], who: frozenset[str]) -> None:
-        if statement.get("Effect") != "Allow":
-            return
-        not_action = "NotAction" in statement
-        not_resource = "NotResource" in statement
-        actions = [str(a) for a in as_list(statement.get("NotAction" if not_action else "Action"))]
-        resources = ([] if not_resource else [str(r) for r in as_list(statement.get("Resource"))])
-        anywhere = not_resource or "*" in resources
-        compiled = _AllowStatement(
-            actions=tuple(_pattern(a.lower()) for a in actions), not_action=not_action,
-            resources=tuple(_pattern(r) for r in resources), any_resource=anywhere)
-        services = {None} if not_action else {_service_key(a) for a in actions}
-        keys = {_ANYWHERE} if anywhere else {pattern_key(r) for r in resources}
-        for service in services:
+    def _add(self, compiled: AllowStatement, who: frozenset[str]) -> None:
+        keys = {_ANYWHERE} if compiled.any_resource else {pattern_key(r) for r in
+                                                          compiled.patterns}
+        for service in compiled.services:
             for key in keys:
                 self._entries[(service, key)].append((compiled, who))
+
+    def statements_of(self, policy: NamedPolicy) -> tuple[AllowStatement, ...]:
+        """The Allow statements the index reads for one identity policy."""
+        return self._compiled.get(policy.id, ())
+
+    def holds(self, principal: Principal, action: str, resources: Sequence[str]) -> bool:
+        """Whether ``principal`` is among ``holders([action], resources)``, asked alone (a
+        statement is found under the service its actions name, and the index files a Resource
+        pattern under the only bucket it can match, so the lookup keys need no test)."""
+        lowered = action.lower()
+        return any(compiled.found_for(lowered)
+                   and (compiled.any_resource
+                        or any(compiled.matches_resource(r) for r in resources))
+                   for policy in principal.identity
+                   for compiled in self._compiled.get(policy.id, ()))
 
     def anywhere(self, actions: Sequence[str]) -> frozenset[str]:
         """Principals whose identity may allow one of ``actions`` on every resource."""
@@ -486,36 +537,69 @@ class GrantIndex:
         return found
 
 
-def candidates(graph: PrincipalGraph, document: Mapping[str, Any] | None,
-               delegates: set[str]) -> dict[str, Principal]:
+@dataclass(frozen=True, slots=True)
+class Admission:
     """Who a resource policy's Allow statements could let in, for the evaluator to decide.
 
     A principal named directly, or covered by ``*``, needs no identity grant; a principal
-    covered only by its account's entry does (it must be in ``delegates``) unless its
-    identity is assumed (another account's principals).
+    covered only by its account's entry does (it must be a *delegate*: its identity may
+    grant) unless its identity is assumed (another account's principals).
     """
-    chosen: dict[str, Principal] = {}
-    for statement in statements(document):
-        if statement.get("Effect") != "Allow":
-            continue
-        entries = principal_entries(statement.get("Principal"))
-        if "NotPrincipal" in statement:
-            entries = [("AWS", "*")]
-        for entry_type, value in entries:
-            if entry_type == "AWS" and value != "*" and _is_account(value):
-                chosen.update((p.arn, p) for p in _account_entry(graph, value, delegates))
-            else:
-                chosen.update((p.arn, p) for p in graph.named(entry_type, value))
-    return chosen
+
+    everyone: bool  # an ("AWS", "*") entry, or a NotPrincipal
+    accounts: frozenset[str]  # account entries, as root ARNs
+    named: frozenset[tuple[str, str]]  # any other entry
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any] | None) -> Admission:
+        everyone = False
+        accounts: set[str] = set()
+        named: set[tuple[str, str]] = set()
+        for statement in statements(document):
+            if statement.get("Effect") != "Allow":
+                continue
+            entries = principal_entries(statement.get("Principal"))
+            if "NotPrincipal" in statement:
+                entries = [("AWS", "*")]
+            for entry_type, value in entries:
+                if entry_type == "AWS" and value == "*":
+                    everyone = True
+                elif entry_type == "AWS" and _is_account(value):
+                    accounts.add(aws_principal_id(value))
+                else:
+                    named.add((entry_type, value))
+        return cls(everyone, frozenset(accounts), frozenset(named))
+
+    def members(self, graph: PrincipalGraph, delegates: set[str]) -> dict[str, Principal]:
+        chosen: dict[str, Principal] = {}
+        if self.everyone:
+            chosen.update((p.arn, p) for p in graph.named("AWS", "*"))
+        for root in self.accounts:
+            account = root.split(":")[4]
+            chosen.update((p.arn, p) for p in graph.by_account.get(account, ())
+                          if not p.audited)
+            chosen.update((p.arn, p) for arn in (root, *delegates)
+                          if (p := graph.get(arn)) is not None and p.account == account)
+        for entry_type, value in self.named:
+            chosen.update((p.arn, p) for p in graph.named(entry_type, value))
+        return chosen
+
+    def admits(self, graph: PrincipalGraph, principal: Principal, delegate: bool) -> bool:
+        """Whether ``principal`` is among ``members``; ``delegate``: it is a delegate."""
+        if self.everyone and principal.kind != "service":
+            return True
+        for root in self.accounts:
+            if principal.account == root.split(":")[4] and (
+                    not principal.audited or delegate or principal.arn == root):
+                return True
+        return any(principal in graph.named(entry_type, value)
+                   for entry_type, value in self.named)
 
 
-def _account_entry(graph: PrincipalGraph, value: str, delegates: set[str]) -> list[Principal]:
-    root = aws_principal_id(value)
-    account = root.split(":")[4]
-    found = [p for p in graph.by_account.get(account, ()) if not p.audited]
-    found += [p for arn in (root, *delegates)
-              if (p := graph.get(arn)) is not None and p.account == account]
-    return found
+def candidates(graph: PrincipalGraph, document: Mapping[str, Any] | None,
+               delegates: set[str]) -> dict[str, Principal]:
+    """``Admission.members`` of one document."""
+    return Admission.of(document).members(graph, delegates)
 
 
 # --- role assumption ------------------------------------------------------------------------
@@ -534,6 +618,11 @@ class EdgeGroup:
     edges: tuple[AssumeEdge, ...]
     shared: bool = False
     trust_policy: str | None = None
+
+
+KEPT_AT_MOST = 500_000  # answers remembered by identity; past it they are made again
+_Edge = tuple[str, Outcome, int]
+_Followed = tuple[EdgeGroup, tuple[_Edge, ...], tuple[_Edge, ...]]
 
 
 def assume_action(principal: Principal) -> str:
@@ -558,12 +647,53 @@ class Assumptions:
         self.evaluations = evaluations
         self._into: dict[str, tuple[EdgeGroup, ...]] = {}
         self._shared: dict[tuple[str | None, str], tuple[EdgeGroup, frozenset[str]]] = {}
+        self._follow: Callable[[str], bool] | None = None
+        self._chains: dict[tuple[int, int], tuple[Outcome, Outcome, Outcome]] = {}
+        self._renames: dict[tuple[int, str | None], tuple[Outcome, Outcome]] = {}
+        self._followed: dict[str, tuple[_Followed, ...]] = {}
 
     def into(self, role_arn: str) -> tuple[EdgeGroup, ...]:
         groups = self._into.get(role_arn)
         if groups is None:
             groups = self._into[role_arn] = self._find(role_arn)
         return groups
+
+    def chained(self, hop: Outcome, outcome: Outcome) -> Outcome:
+        """``hop.then(outcome)``, the same object each time it is asked again (the grants made
+        of it are made once)."""
+        cache_key = (id(hop), id(outcome))
+        found = self._chains.get(cache_key)
+        if found is None or found[0] is not hop or found[1] is not outcome:
+            if len(self._chains) >= KEPT_AT_MOST:
+                self._chains.clear()
+            found = self._chains[cache_key] = (hop, outcome, hop.then(outcome))
+        return found[2]
+
+    def renamed(self, hop: Outcome, old: str | None, new: str | None) -> Outcome:
+        """``hop.renamed(old, new)``, the same object each time."""
+        cache_key = (id(hop), new)
+        found = self._renames.get(cache_key)
+        if found is None or found[0] is not hop:
+            found = self._renames[cache_key] = (hop, hop.renamed(old, new))
+        return found[1]
+
+    def followed(self, follow: Callable[[str], bool]) -> dict[str, tuple[_Followed, ...]]:
+        """``into`` keeping only the edges from principals ``follow`` reports, each group
+        with its allowing edges and all of them, as (source, outcome, proof length); a
+        principal without any such edge has none. Filled in by ``follow_into``."""
+        if self._follow is not follow:
+            self._follow, self._followed = follow, {}
+        return self._followed
+
+    def follow_into(self, arn: str) -> tuple[_Followed, ...]:
+        follow = self._follow
+        assert follow is not None
+        found = self._followed[arn] = tuple(
+            (group, tuple(e for e in edges if e[1].decision == "allow"), edges)
+            for group in self.into(arn)
+            if (edges := tuple((e.source, e.outcome, len(e.outcome.steps))
+                               for e in group.edges if follow(e.source))))
+        return found
 
     def trust_of(self, role_arn: str) -> str | None:
         role = self.graph.get(role_arn)
@@ -634,9 +764,12 @@ def _trust_request_keys(role: Principal) -> dict[str, ContextValue]:
 
 def acting_for(principal: Principal, account: str | None) -> dict[str, ContextValue]:
     """A service principal calls on behalf of the account whose resource it touches."""
-    if principal.kind != "service" or not account:
-        return {}
-    return {"aws:SourceAccount": account}
+    return service_keys(account) if principal.kind == "service" else {}
+
+
+def service_keys(account: str | None) -> dict[str, ContextValue]:
+    """The keys of a request a service sends on behalf of ``account``."""
+    return {"aws:SourceAccount": account} if account else {}
 
 
 def reach(direct: Mapping[str, Outcome], assumptions: Assumptions,
@@ -651,41 +784,55 @@ def reach(direct: Mapping[str, Outcome], assumptions: Assumptions,
     answer comes with the principal whose direct answer it extends.
     """
     best: dict[str, tuple[Outcome, str]] = {arn: (o, arn) for arn, o in direct.items()}
+    # a principal nobody reported can assume expands nothing: it never enters the heap
+    known = assumptions.followed(follow)
+
+    def into(arn: str) -> tuple[_Followed, ...]:
+        found = known.get(arn)
+        return assumptions.follow_into(arn) if found is None else found
+
+    pop, push, current_of = heapq.heappop, heapq.heappush, best.get
+    expanding = dict.fromkeys(arn for arn in best if into(arn))  # those with an answer
     for allows_only in (True, False):
         # a principal's own allow is final; in the second pass every direct answer is
         locked = {arn for arn, o in direct.items() if o.decision == "allow" or not allows_only}
-        heap = [(len(o.steps), arn) for arn, (o, _) in best.items()
-                if o.decision == "allow" or not allows_only]
+        heap = [(len(o.steps), arn) for arn in expanding
+                if (o := best[arn][0]).decision == "allow" or not allows_only]
         heapq.heapify(heap)
         settled: set[str] = set()
         expanded: set[int] = set()
         while heap:
-            steps, target = heapq.heappop(heap)
+            steps, target = pop(heap)
             if target in settled:
                 continue
             settled.add(target)
             outcome, origin = best[target]
-            for group in assumptions.into(target):
+            trust: Any = _UNSET
+            for group, allowing, every in into(target):
                 if group.shared:
                     if id(group) in expanded:
                         continue
                     expanded.add(id(group))
-                for edge in group.edges:
-                    source = edge.source
-                    if source in locked or (allows_only and edge.outcome.decision != "allow"):
+                for source, hop, length in (allowing if allows_only else every):
+                    if source in locked:
                         continue
-                    total = steps + len(edge.outcome.steps)
-                    current = best.get(source)
+                    total = steps + length
+                    current = current_of(source)
                     if current is not None and not _improves(current[0], total, allows_only):
                         continue
-                    if not follow(source):
-                        continue
-                    hop = edge.outcome
-                    if group.shared and group.trust_policy != assumptions.trust_of(target):
-                        hop = hop.renamed(group.trust_policy, assumptions.trust_of(target))
-                    best[source] = (hop.then(outcome), origin)
-                    heapq.heappush(heap, (total, source))
+                    if group.shared:
+                        if trust is _UNSET:
+                            trust = assumptions.trust_of(target)
+                        if group.trust_policy != trust:
+                            hop = assumptions.renamed(hop, group.trust_policy, trust)
+                    best[source] = (assumptions.chained(hop, outcome), origin)
+                    if known.get(source) or into(source):
+                        expanding[source] = None
+                        push(heap, (total, source))
     return best
+
+
+_UNSET: Any = object()
 
 
 def _improves(current: Outcome, steps: int, allows_only: bool) -> bool:

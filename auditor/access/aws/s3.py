@@ -293,6 +293,11 @@ class BucketSide:
             return self.for_owner_restricted if principal.account == self.account else BLOCKED
         return self.for_unsigned if principal.caller.anonymous else self.for_signed
 
+    @property
+    def acl_statements(self) -> bool:
+        """True when ACL grants were added to the resource policy as statements."""
+        return bool(self._synthetic)
+
     def unmapped(self) -> list[AclGrant]:
         """ACL grants to grantees no principal stands for (canonical ids, e-mails)."""
         return [g for g in self.acl if g.grantee.startswith(("canonical-user:", "email:"))]

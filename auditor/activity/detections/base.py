@@ -21,7 +21,13 @@ from auditor.activity.assets import Assets
 from auditor.activity.settings import ActivitySettings
 from auditor.activity.sql import sql_string
 from auditor.activity.store import EventStore
-from auditor.activity.usage import KeyStatus, access_key_use, key_statuses
+from auditor.activity.usage import (
+    AccessKeyUse,
+    KeyStatus,
+    access_key_rows,
+    access_key_use,
+    key_statuses,
+)
 from auditor.findings import Finding, ResourceRef
 from auditor.inventory import Inventory
 from auditor.rules.model import Remediation
@@ -113,23 +119,34 @@ class DetectionContext:
         exempt = [p for p in principals if any(fnmatchcase(p, pattern)
                                                for pattern in settings.exempt_principals)]
         self._table("exempt", ("principal",), [(p,) for p in exempt])
+        # every detection reads this view again: leave out the exemption join when none applies
+        not_exempt = "AND e.principal NOT IN (SELECT principal FROM exempt)" if exempt else ""
         store.execute(f"""CREATE OR REPLACE TEMP VIEW sensitive_access AS
             SELECT e.*, s.label FROM win AS e JOIN sensitive AS s USING (resource)
-            WHERE e.error_code IS NULL AND e.principal IS NOT NULL
-              AND e.principal NOT IN (SELECT principal FROM exempt)
+            WHERE e.error_code IS NULL AND e.principal IS NOT NULL {not_exempt}
               AND e.principal NOT IN {in_list(ANONYMOUS)}
               AND coalesce(e.principal_type, '') NOT IN {in_list(SERVICE_TYPES)}""")
         store.execute(f"CREATE OR REPLACE TEMP VIEW sensitive_reads AS SELECT * FROM sensitive_access "
                       f"WHERE action IN {in_list(READ_ACTIONS)}")
         self._humans = _human_principals(access)
         self._key_statuses: list[KeyStatus] | None = None
+        self._access_key_rows: list[dict[str, Any]] | None = None
+
+    def access_key_rows(self) -> list[dict[str, Any]]:
+        """Every access key used in the window, as ``usage.access_key_rows`` (queried once)."""
+        if self._access_key_rows is None:
+            self._access_key_rows = access_key_rows(self.store)
+        return self._access_key_rows
+
+    def access_keys(self) -> list[AccessKeyUse]:
+        return access_key_use(self.access_key_rows())
 
     def key_statuses(self) -> list[KeyStatus]:
         """The inventory's access keys with their last use (computed once)."""
         if self._key_statuses is None:
             gcs_logs = self.store.fetch("SELECT count(*) FROM log_files WHERE kind = 'gcs-audit-log'")
             self._key_statuses = key_statuses(self.inventory, self.access, self.assets,
-                                              access_key_use(self.store), self.now,
+                                              self.access_keys(), self.now,
                                               self.observed_start, bool(gcs_logs[0][0]))
         return self._key_statuses
 
@@ -162,6 +179,15 @@ class DetectionContext:
         """A temporary table for a detection's own joins: columns are ``name`` (a string) or
         ``name TYPE``."""
         self._table(name, columns, rows)
+
+    def matching_evidence(self, relation: str, name: str, columns: Sequence[str],
+                          rows: list[tuple[Any, ...]], condition: str, group: Sequence[str],
+                          where: str = "TRUE") -> dict[tuple[Any, ...], dict[str, Any]]:
+        """``evidence`` for the events of ``relation`` that match one of ``rows``: the rows go
+        into the temporary table ``name`` (``columns`` as for ``table``), and ``condition`` joins
+        them (as ``t``) to the events (as ``r``), as in ``joined``."""
+        self._table(name, columns, rows)
+        return self.evidence(joined(relation, name, condition), where, [], group)
 
     def evidence(self, relation: str, where: str, params: Sequence[Any], group: Sequence[str],
                  *, with_detail: bool = False) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -271,6 +297,18 @@ def day_of(number: int) -> date:
 
 def in_list(values: Sequence[str]) -> str:
     return "(" + ", ".join(sql_string(v) for v in values) + ")"
+
+
+# DuckDB reads an IN list of up to this many values inside the table scan; a longer one
+# becomes a join that runs after every column of every row has been read
+_SCANNED_IN_LIST = 5
+
+
+def one_of(column: str, values: Sequence[str]) -> str:
+    """``column IN values`` as short IN lists, which DuckDB filters while scanning."""
+    parts = [f"{column} IN {in_list(values[i:i + _SCANNED_IN_LIST])}"
+             for i in range(0, len(values), _SCANNED_IN_LIST)]
+    return "(" + " OR ".join(parts or ["FALSE"]) + ")"
 
 
 def timestamp_sql(moment: datetime) -> str:

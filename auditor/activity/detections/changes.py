@@ -14,7 +14,7 @@ from auditor.activity.detections.base import (
     DetectionContext,
     Result,
     event_record,
-    in_list,
+    one_of,
     request_of,
 )
 from auditor.findings import ResourceRef
@@ -81,7 +81,7 @@ def _events(context: DetectionContext, actions: tuple[str, ...]) -> list[dict[st
     """Successful calls of ``actions`` in the window, each with its evidence record."""
     rows = context.store.rows(
         f"SELECT e.*, f.name AS file FROM win AS e JOIN log_files AS f USING (file_id) "
-        f"WHERE e.error_code IS NULL AND e.action IN {in_list(actions)} "
+        f"WHERE e.error_code IS NULL AND {one_of('e.action', actions)} "
         f"ORDER BY e.time, f.name, e.line, e.event_id")
     for row in rows:
         row["request"] = request_of(row.get("detail"))

@@ -81,16 +81,13 @@ _SAME_KEY_AND_ADDRESS = "t.access_key_id = r.access_key_id AND t.ip = r.source_i
 
 
 def key_addresses(context: DetectionContext) -> Result:
-    rows = context.store.fetch("""
-        SELECT access_key_id, any_value(provider), any_value(account),
-               list(DISTINCT principal) FILTER (WHERE principal IS NOT NULL),
-               list(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL)
-        FROM win WHERE access_key_id IS NOT NULL GROUP BY access_key_id ORDER BY access_key_id""")
+    rows = context.access_key_rows()
     flagged: dict[str, tuple[str, str | None, list[str], list[str]]] = {}
-    for key, provider, account, principals, addresses in rows:
-        outside = sorted({ip for ip in addresses or [] if context.untrusted_address(ip)})
+    for row in rows:
+        outside = sorted({ip for ip in row["addresses"] or [] if context.untrusted_address(ip)})
         if len(outside) > context.settings.key_max_addresses:
-            flagged[key] = (provider, account, sorted(principals or []), outside)
+            flagged[row["access_key_id"]] = (row["provider"], row["account"], row["principals"] or [],
+                                             outside)
     if not flagged:
         return Result(len(rows), [])
     context.table("spread_keys", ("access_key_id", "ip"),

@@ -15,8 +15,8 @@ from auditor.activity.detections.base import (
     Result,
     day_of,
     human_bytes,
-    in_list,
     joined,
+    one_of,
     timestamp_sql,
     utc_day,
 )
@@ -107,6 +107,18 @@ ANONYMOUS_READ = Detection(
                 "https://cloud.google.com/storage/docs/public-access-prevention"))
 
 
+# the events of a flagged (principal, resource) pair, and their evidence per pair
+_SAME_PAIR = "t.principal = r.principal AND t.resource = r.resource"
+_PAIR = ("e.principal", "e.resource")
+
+
+def _pair_evidence(context: DetectionContext, relation: str, name: str,
+                   pairs: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The events of each flagged (principal, resource) pair in ``relation``, as evidence."""
+    return context.matching_evidence(relation, name, ("principal", "resource"),
+                                     [(p["principal"], p["resource"]) for p in pairs], _SAME_PAIR, _PAIR)
+
+
 def _bucket(context: DetectionContext, resource: str) -> ResourceRef:
     return context.assets.ref(resource, bucket_type(resource) or "aws.s3.bucket")
 
@@ -143,12 +155,10 @@ def bulk_read(context: DetectionContext) -> Result:
                             "day": day_of(row["day"]).isoformat()})
     if not flagged:
         return Result(len(rows), [])
-    context.table("bulk_flagged", ("principal", "resource", "day BIGINT"),
-                  [(r["principal"], r["resource"], r["day_number"]) for r in flagged])
-    evidence = context.evidence(
-        joined("sensitive_reads", "bulk_flagged",
-               f"t.principal = r.principal AND t.resource = r.resource AND t.day = {utc_day('r.time')}"),
-        "TRUE", [], ("e.principal", "e.resource", utc_day("e.time")))
+    evidence = context.matching_evidence(
+        "sensitive_reads", "bulk_flagged", ("principal", "resource", "day BIGINT"),
+        [(r["principal"], r["resource"], r["day_number"]) for r in flagged],
+        f"{_SAME_PAIR} AND t.day = {utc_day('r.time')}", (*_PAIR, utc_day("e.time")))
     findings = []
     for row in flagged:
         usual = (f"{row['other_days']} other days in the window: median "
@@ -177,10 +187,7 @@ def first_access(context: DetectionContext) -> Result:
     new = [p for p in pairs if p["first_seen"] >= context.learning_end]
     if not new:
         return Result(len(pairs), [])
-    context.table("first_seen", ("principal", "resource"), [(p["principal"], p["resource"]) for p in new])
-    evidence = context.evidence(
-        joined("sensitive_access", "first_seen", "t.principal = r.principal AND t.resource = r.resource"),
-        "TRUE", [], ("e.principal", "e.resource"))
+    evidence = _pair_evidence(context, "sensitive_access", "first_seen", new)
     findings = []
     for pair in new:
         bucket = _bucket(context, pair["resource"])
@@ -224,10 +231,7 @@ def off_hours(context: DetectionContext) -> Result:
                    settings.off_hours_workloads or context.is_person(p["principal"], p["principal_type"]))]
     if not flagged:
         return Result(len(pairs), [])
-    context.table("off_hours", ("principal", "resource"), [(p["principal"], p["resource"]) for p in flagged])
-    evidence = context.evidence(
-        joined(outside, "off_hours", "t.principal = r.principal AND t.resource = r.resource"),
-        "TRUE", [], ("e.principal", "e.resource"))
+    evidence = _pair_evidence(context, outside, "off_hours", flagged)
     hours = f"{settings.work_start:%H:%M}-{settings.work_end:%H:%M} {settings.time_zone}"
     findings = []
     for pair in flagged:
@@ -284,10 +288,9 @@ def new_address(context: DetectionContext) -> Result:
     evaluated = len({(p, r) for p, r, _ in rows if p in known})
     if not fresh:
         return Result(evaluated, [])
-    context.table("new_addresses", ("principal", "ip"), fresh)
-    evidence = context.evidence(
-        joined("sensitive_reads", "new_addresses", "t.principal = r.principal AND t.ip = r.source_ip"),
-        f"e.time >= {learned}", [], ("e.principal", "e.resource"))
+    evidence = context.matching_evidence(
+        "sensitive_reads", "new_addresses", ("principal", "ip"), fresh,
+        "t.principal = r.principal AND t.ip = r.source_ip", _PAIR, where=f"e.time >= {learned}")
     findings = []
     for (principal, resource), found in sorted(evidence.items()):
         bucket = _bucket(context, resource)
@@ -303,8 +306,8 @@ def new_address(context: DetectionContext) -> Result:
 
 
 def anonymous_read(context: DetectionContext) -> Result:
-    actions = in_list(READ_ACTIONS + LIST_ACTIONS)
-    where = f"e.principal_type = 'Anonymous' AND e.error_code IS NULL AND e.action IN {actions}"
+    actions = one_of("e.action", READ_ACTIONS + LIST_ACTIONS)
+    where = f"e.principal_type = 'Anonymous' AND e.error_code IS NULL AND {actions}"
     evidence = context.evidence("(SELECT * FROM win JOIN sensitive USING (resource))", where, [],
                                 ("e.resource",))
     findings = []

@@ -8,6 +8,7 @@ account, and loading the service models again for each would cost about a second
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from functools import cache
@@ -24,9 +25,11 @@ from botocore.loaders import Loader, create_loader
 from auditor import __version__
 from auditor.errors import ConfigError
 
-# adaptive mode retries throttling with client-side rate limiting; past 8 attempts the failure
-# is recorded as a collection error by the caller
-RETRIES = {"mode": "adaptive", "max_attempts": 8}
+# adaptive mode retries throttling with client-side rate limiting; past the last attempt the
+# failure is recorded as a collection error by the caller
+DEFAULT_RETRY_MODE = "adaptive"
+DEFAULT_MAX_ATTEMPTS = 8
+RETRY_MODES = ("adaptive", "standard", "legacy")
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 60
 DEFAULT_REGION = "us-east-1"
@@ -87,6 +90,28 @@ class _Given(CredentialProvider):
         return self._credentials
 
 
+def retries(session: Session) -> dict[str, Any]:
+    """How calls are retried: AWS_RETRY_MODE and AWS_MAX_ATTEMPTS (or retry_mode and
+    max_attempts in the AWS config profile), as every AWS SDK reads them, else adaptive mode
+    and 8 attempts. The explicit Config of the clients would otherwise override the user's
+    setting. Attempts count the first one (botocore's "max_attempts" key counts retries)."""
+    core = session._session if isinstance(session, boto3.session.Session) else session
+    profile = core.get_scoped_config()
+
+    def setting(name: str) -> str | None:
+        return os.environ.get(f"AWS_{name.upper()}") or profile.get(name)
+
+    mode = setting("retry_mode") or DEFAULT_RETRY_MODE
+    attempts = str(setting("max_attempts") or DEFAULT_MAX_ATTEMPTS)
+    if mode not in RETRY_MODES:
+        raise ConfigError(f"AWS_RETRY_MODE (or retry_mode) must be one of "
+                          f"{', '.join(RETRY_MODES)}, not {mode!r}", location="aws")
+    if not attempts.isdigit() or int(attempts) < 1:
+        raise ConfigError(f"AWS_MAX_ATTEMPTS (or max_attempts) must be a whole number of at "
+                          f"least 1, not {attempts!r}", location="aws")
+    return {"mode": mode, "total_max_attempts": int(attempts)}
+
+
 class AwsClients:
     """Clients on one session, for one endpoint (None: AWS itself)."""
 
@@ -95,7 +120,7 @@ class AwsClients:
         self._session = session
         self._endpoint_url = endpoint_url
         # the user agent tells the auditor's calls apart in CloudTrail (and in tests)
-        self._config = Config(retries=RETRIES, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        self._config = Config(retries=retries(session), connect_timeout=CONNECT_TIMEOUT_SECONDS,
                               user_agent_extra=user_agent,
                               read_timeout=READ_TIMEOUT_SECONDS,
                               # one connection per worker, or urllib3 discards connections

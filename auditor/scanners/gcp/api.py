@@ -18,7 +18,8 @@ from auditor.scanners.gcp.operations import OPERATIONS
 # recorded as a collection error by the caller
 TRANSIENT = (core_exceptions.TooManyRequests, core_exceptions.ResourceExhausted,
              core_exceptions.ServiceUnavailable, core_exceptions.InternalServerError,
-             core_exceptions.DeadlineExceeded, core_exceptions.Aborted, ConnectionError,
+             core_exceptions.DeadlineExceeded, core_exceptions.Aborted,
+             core_exceptions.BadGateway, core_exceptions.GatewayTimeout, ConnectionError,
              requests.exceptions.ConnectionError)
 RETRY_DEADLINE_SECONDS = 120.0
 CALL_TIMEOUT_SECONDS = 60.0

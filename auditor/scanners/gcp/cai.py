@@ -21,6 +21,7 @@ from typing import Any
 
 from auditor.errors import InputError
 from auditor.inventory import Resource, Scope
+from auditor.inventory.io import check_values
 from auditor.scanners.base import ScanSettings
 from auditor.scanners.gcp import ids, records
 from auditor.scanners.gcp.records import MalformedRecord
@@ -88,6 +89,13 @@ def _parse_line(line: str, source: str, number: int) -> Asset:
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg} (column {exc.colno})", source=source,
                          location=where) from None
+    except RecursionError:
+        raise InputError("not valid JSON: nested too deeply", source=source,
+                         location=where) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InputError(f"not valid JSON: {exc}", source=source, location=where) from None
+    # deep nesting and lone surrogates would break the inventory written from it
+    check_values(raw, source, prefix=f"{where} ")
 
     def fail(message: str, path: str) -> InputError:
         return InputError(message, source=source, location=f"{where} {path}")

@@ -12,21 +12,27 @@ Cloud Storage clients hold a requests session, so each thread gets its own.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import google.auth
+from google.api_core.client_info import ClientInfo
+from google.api_core.gapic_v1.client_info import ClientInfo as GrpcClientInfo
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import DefaultCredentialsError
 
+from auditor import __version__
 from auditor.errors import ConfigError
 
 READ_ONLY_SCOPES = ("https://www.googleapis.com/auth/cloud-platform.read-only",)
 EMULATOR_VARIABLE = "STORAGE_EMULATOR_HOST"
 # Cloud Storage needs a project name even when none is billed (emulator, listing by bucket)
 _PLACEHOLDER_PROJECT = "auditor-scan"
+# every request names the auditor, so that audit logs and proxies can tell its reads apart
+USER_AGENT = f"auditor/{__version__}"
 
 ChannelFactory = Callable[[str], Any]  # API host -> grpc.Channel
 
@@ -66,9 +72,11 @@ class GcpClients:
                 if "://" not in endpoint:
                     endpoint = "http://" + endpoint
                 client = storage.Client(project=_PLACEHOLDER_PROJECT, credentials=AnonymousCredentials(),
-                                        client_options={"api_endpoint": endpoint})
+                                        client_options={"api_endpoint": endpoint},
+                                        client_info=ClientInfo(user_agent=USER_AGENT))
             else:
-                client = storage.Client(project=_PLACEHOLDER_PROJECT, credentials=self._credentials)
+                client = storage.Client(project=_PLACEHOLDER_PROJECT, credentials=self._credentials,
+                                        client_info=ClientInfo(user_agent=USER_AGENT))
             self._local.storage = client
         return client
 
@@ -104,10 +112,24 @@ class GcpClients:
     def _grpc(self, key: str, client_class: Any) -> Any:
         with self._lock:
             if key not in self._clients:
+                info = GrpcClientInfo(user_agent=USER_AGENT)
                 if self._channel_factory is not None:
                     transport_class = client_class.get_transport_class("grpc")
                     channel = self._channel_factory(client_class.DEFAULT_ENDPOINT)
-                    self._clients[key] = client_class(transport=transport_class(channel=channel))
+                    self._clients[key] = client_class(
+                        transport=transport_class(channel=channel, client_info=info))
                 else:
-                    self._clients[key] = client_class(credentials=self._credentials)
+                    self._clients[key] = client_class(credentials=self._credentials,
+                                                      client_info=info)
             return self._clients[key]
+
+
+def shared_clients(storage_endpoint: str | None = None) -> GcpClients:
+    """The clients of this process for ``storage_endpoint`` (else STORAGE_EMULATOR_HOST): every
+    unit of a scan (a project, a folder) shares one set of credentials and connections."""
+    return _shared(storage_endpoint or os.environ.get(EMULATOR_VARIABLE) or None)
+
+
+@functools.cache
+def _shared(storage_endpoint: str | None) -> GcpClients:
+    return GcpClients.from_environment(storage_endpoint)

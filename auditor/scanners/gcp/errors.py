@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from google.api_core.exceptions import GoogleAPICallError
+from google.api_core.exceptions import GoogleAPICallError, RetryError
 
 from auditor.inventory import CollectionError
 from auditor.scanners.gcp import ids
@@ -22,14 +22,28 @@ _MESSAGE_LIMIT = 500
 T = TypeVar("T")
 
 
+def _last_failure(exc: BaseException) -> BaseException:
+    """What a call that ran out of retries last failed with: its code says more than
+    ``RetryError`` (throttled? unavailable? reset?)."""
+    while isinstance(exc, RetryError) and exc.cause is not None:
+        exc = exc.cause
+    return exc
+
+
 def error_code(exc: BaseException) -> str:
     """The error's class name: ``PermissionDenied``, ``Forbidden``, ``NotFound``..."""
-    return type(exc).__name__
+    return type(_last_failure(exc)).__name__
 
 
 def error_message(exc: BaseException) -> str:
-    if isinstance(exc, GoogleAPICallError):
+    if isinstance(exc, RetryError):
+        last = _last_failure(exc)
+        text = f"gave up after retries ({exc.message}); last failure: " + (
+            error_message(last) if last is not exc else "none recorded")
+    elif isinstance(exc, GoogleAPICallError):
         text = exc.message or str(exc)
+    elif isinstance(exc, OSError):  # a reset or refused connection, a timeout
+        text = f"{type(exc).__name__}: {exc}"
     else:
         # not an API answer: a bug or an unexpected response shape; say so plainly
         text = f"unexpected {type(exc).__name__} while reading the response: {exc}"

@@ -3,20 +3,26 @@ and the effective public-access-prevention organization policy.
 
 Discovery starts from what the profile names (organizations, folders, projects), walks up to
 the organization (a resource inherits every policy above it, so those are needed even when only
-a project is audited) and down through folders to every active project. Each node found becomes
-a task that reads its policies; each project becomes the tasks that read what it holds.
+a project is audited) and down through folders to every active project, leaving out the
+excluded folders (with everything below them) and projects. It makes listing calls only and
+returns what it found: the nodes whose policies are read, the projects whose contents are read,
+and the errors of the listing. Reading them is the scan (auditor.scanners.gcp.live), one unit
+per node and per project, so that a scan can be split across machines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
-from auditor.inventory import CollectionError, Resource, Scope
+from auditor.inventory import CollectionError, Resource
 from auditor.scanners.gcp import ids, records
 from auditor.scanners.gcp.api import policy_request, to_json
 from auditor.scanners.gcp.context import Project, ScanContext
 from auditor.scanners.gcp.errors import ErrorScope, guarded
+from auditor.scanners.gcp.options import Targets
 from auditor.scanners.runner import Record, Task, TaskContext
 
 SERVICE = "cloudresourcemanager"
@@ -24,25 +30,38 @@ SERVICES = ("cloudkms", "cloudresourcemanager", "iam", "storage")
 PUBLIC_ACCESS_PREVENTION = "storage.publicAccessPrevention"
 _ACTIVE = "ACTIVE"
 
-ProjectTasks = Callable[[ScanContext, Project], Sequence[Task]]
-NodeTasks = Callable[[ScanContext, str], Sequence[Task]]
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """An organization, folder or project found by discovery, as the API returned it."""
+
+    name: str  # organizations/N, folders/N, projects/NUMBER
+    data: dict[str, Any]
+    ancestors: tuple[str, ...]  # itself first, then up to the organization
 
 
-def discovery_task(ctx: ScanContext, organizations: Sequence[str], folders: Sequence[str],
-                   projects: Sequence[str], project_tasks: ProjectTasks,
-                   organization_tasks: NodeTasks) -> Task:
-    def run(task: TaskContext) -> Iterator[Record]:
-        walker = _Walker(ctx, task, project_tasks, organization_tasks)
-        for organization in organizations:
-            yield from walker.subtree(_node_name("organizations", organization))
-        for folder in folders:
-            yield from walker.subtree(_node_name("folders", folder))
-        for project in projects:
-            yield from walker.project(project)
+@dataclass(frozen=True, slots=True)
+class FoundProject:
+    project: Project
+    node: Node | None  # None when the project itself could not be read
 
-    # the label's first word is the account a crash of this task is recorded against
-    first = next(iter([*organizations, *folders, *projects]), "gcp")
-    return Task(f"{first} discovery", run, service=SERVICE)
+
+@dataclass(slots=True)
+class Hierarchy:
+    nodes: list[Node] = field(default_factory=list)  # organizations and folders
+    projects: list[FoundProject] = field(default_factory=list)
+    errors: list[CollectionError] = field(default_factory=list)
+
+
+def discover(ctx: ScanContext, targets: Targets) -> Hierarchy:
+    walker = _Walker(ctx, targets)
+    for organization in targets.organizations:
+        walker.subtree(_node_name("organizations", organization))
+    for folder in targets.folders:
+        walker.subtree(_node_name("folders", folder))
+    for project in targets.projects:
+        walker.project(project)
+    return walker.found
 
 
 def _node_name(plural: str, value: str) -> str:
@@ -50,36 +69,39 @@ def _node_name(plural: str, value: str) -> str:
 
 
 class _Walker:
-    def __init__(self, ctx: ScanContext, task: TaskContext, project_tasks: ProjectTasks,
-                 organization_tasks: NodeTasks):
+    def __init__(self, ctx: ScanContext, targets: Targets):
         self.ctx = ctx
-        self.task = task
-        self.project_tasks = project_tasks
-        self.organization_tasks = organization_tasks
+        self.targets = targets
+        self.found = Hierarchy()
         self.ancestry: dict[str, tuple[str, ...]] = {}  # node -> its ancestors (itself first)
         self.projects: set[str] = set()
 
     # -- entry points ------------------------------------------------------------------------------
-    def subtree(self, name: str) -> Iterator[Record]:
+    def subtree(self, name: str) -> None:
         """An organization or folder, what is above it, and everything below it."""
-        yield from self._node(name)
+        if self.targets.excludes_folder(name):
+            return
+        self._node(name)
         if name in self.ancestry:
-            yield from self._descend(name)
+            self._descend(name)
 
-    def project(self, project_id: str) -> Iterator[Record]:
+    def project(self, project_id: str) -> None:
+        """A project named in the profile, wherever it lives (unless excluded by its id)."""
+        if project_id in self.projects or self.targets.excludes_project(project_id):
+            return
         clients = self.ctx.clients
         data, error = guarded(ErrorScope(project_id, SERVICE), "projects.get", lambda: to_json(
             self.ctx.api.call(SERVICE, "projects.get", clients.projects().get_project,
                               name=f"projects/{project_id}")))
         if error is not None:
-            yield error
+            self.found.errors.append(error)
             # what the project holds may still be readable
-            yield from self._project(Project(project_id, None, ()))
+            self._add_project(Project(project_id, None, ()), None)
             return
-        yield from self._listed_project(data)
+        self._listed_project(data)
 
     # -- walking ------------------------------------------------------------------------------------
-    def _node(self, name: str) -> Iterator[Record]:
+    def _node(self, name: str) -> None:
         """Read a folder or organization and everything above it, once."""
         if name in self.ancestry:
             return
@@ -90,63 +112,56 @@ class _Walker:
         data, error = guarded(ErrorScope(name, SERVICE), operation,
                               lambda: to_json(self.ctx.api.call(SERVICE, operation, method, name=name)))
         if error is not None:
-            yield error
+            self.found.errors.append(error)
             return
-        yield from self._found_node(name, data)
+        self._found_node(name, data)
 
-    def _found_node(self, name: str, data: dict) -> Iterator[Record]:
+    def _above(self, data: dict[str, Any]) -> tuple[str, ...]:
         parent = data.get("parent")
         if parent and parent not in self.ancestry:
-            yield from self._node(parent)
+            self._node(parent)
         # an unreadable parent is still named, so the analyzer can say what it could not see
-        above = self.ancestry.get(parent, (parent,)) if parent else ()
-        self.ancestry[name] = (name, *above)
-        self.task.spawn(node_task(self.ctx, name, data, self.ancestry[name]))
-        if name.startswith("organizations/"):
-            for task in self.organization_tasks(self.ctx, name):
-                self.task.spawn(task)
+        return self.ancestry.get(parent, (parent,)) if parent else ()
 
-    def _descend(self, parent: str) -> Iterator[Record]:
+    def _found_node(self, name: str, data: dict[str, Any]) -> None:
+        self.ancestry[name] = (name, *self._above(data))
+        self.found.nodes.append(Node(name, data, self.ancestry[name]))
+
+    def _descend(self, parent: str) -> None:
         clients, api = self.ctx.clients, self.ctx.api
         scope = ErrorScope(parent, SERVICE)
         listed, error = guarded(scope, "projects.list", lambda: [to_json(p) for p in api.call(
             SERVICE, "projects.list", clients.projects().list_projects, parent=parent)])
         if error is not None:
-            yield error
+            self.found.errors.append(error)
         for data in listed or []:
-            if data.get("state", _ACTIVE) == _ACTIVE:
-                yield from self._listed_project(data)
+            if (data.get("state", _ACTIVE) == _ACTIVE
+                    and not self.targets.excludes_project(data.get("projectId", ""))):
+                self._listed_project(data)
         folders, error = guarded(scope, "folders.list", lambda: [to_json(f) for f in api.call(
             SERVICE, "folders.list", clients.folders().list_folders, parent=parent)])
         if error is not None:
-            yield error
+            self.found.errors.append(error)
         for data in folders or []:
             name = data.get("name", "")
-            if data.get("state", _ACTIVE) == _ACTIVE and name not in self.ancestry:
-                yield from self._found_node(name, data)
-                yield from self._descend(name)
+            if (data.get("state", _ACTIVE) == _ACTIVE and name not in self.ancestry
+                    and not self.targets.excludes_folder(name)):
+                self._found_node(name, data)
+                self._descend(name)
 
-    def _listed_project(self, data: dict) -> Iterator[Record]:
+    def _listed_project(self, data: dict[str, Any]) -> None:
         node = data.get("name", "")
         project_id = data.get("projectId", "")
         if project_id in self.projects:
             return
-        parent = data.get("parent")
-        if parent and parent not in self.ancestry:
-            yield from self._node(parent)
-        above = self.ancestry.get(parent, (parent,)) if parent else ()
-        ancestors = (node, *above)
+        ancestors = (node, *self._above(data))
         self.ancestry[node] = ancestors
-        self.task.spawn(node_task(self.ctx, node, data, ancestors))
-        yield from self._project(Project(project_id, node.split("/", 1)[1], ancestors))
+        self._add_project(Project(project_id, node.split("/", 1)[1], ancestors),
+                          Node(node, data, ancestors))
 
-    def _project(self, project: Project) -> Iterator[Record]:
-        if project.project_id in self.projects:
-            return
+    def _add_project(self, project: Project, node: Node | None) -> None:
         self.projects.add(project.project_id)
-        yield Scope(provider=ids.PROVIDER, account=project.project_id, services=SERVICES)
-        for task in self.project_tasks(self.ctx, project):
-            self.task.spawn(task)
+        self.found.projects.append(FoundProject(project, node))
 
 
 # -- one node: its record and policies ------------------------------------------------------------------
