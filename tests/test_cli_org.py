@@ -249,7 +249,7 @@ def dask_url() -> Iterator[str]:
     distributed = pytest.importorskip("distributed", reason="needs dask[distributed] installed")
     # worker threads in this process: they see the moto server and the test credentials
     with distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=2,
-                                  host="127.0.0.1", protocol="tcp://", dashboard_address=None,
+                                  host="127.0.0.1", protocol="tcp://", dashboard_address=":0",
                                   silence_logs=True) as cluster:
         yield "dask://" + cluster.scheduler_address.removeprefix("tcp://")
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.emulator
 @pytest.fixture(scope="module")
 def cluster_url() -> Iterator[str]:
     with distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=2,
-                                  host="127.0.0.1", protocol="tcp://", dashboard_address=None,
+                                  host="127.0.0.1", protocol="tcp://", dashboard_address=":0",
                                   silence_logs=True) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://127.0.0.1:")

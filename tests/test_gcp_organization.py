@@ -371,7 +371,7 @@ def test_a_gcp_organization_on_dask_equals_the_in_process_scan(gcp_org, whole) -
     from auditor.executors.factory import executor_for
 
     with distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=2,
-                                  host="127.0.0.1", protocol="tcp://", dashboard_address=None,
+                                  host="127.0.0.1", protocol="tcp://", dashboard_address=":0",
                                   silence_logs=True) as cluster:
         executor = executor_for("dask://" + cluster.scheduler_address.removeprefix("tcp://"))
         try:
