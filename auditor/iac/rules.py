@@ -24,8 +24,9 @@ from typing import ClassVar
 
 from auditor.errors import RuleError
 from auditor.findings import SEVERITIES
-from auditor.iac.context import IacScan, Verdict
+from auditor.iac.context import NOT_APPLICABLE, IacScan, Verdict
 from auditor.iac.model import Block, Framework
+from auditor.iac.storage import BucketRef, sensitive_bucket
 
 RULES_PACKAGE = "auditor._data.rules.iac"
 RULE_ID = re.compile(r"^iac\.(?P<service>[a-z0-9]+)\.[a-z0-9]+(-[a-z0-9]+)*$")
@@ -54,6 +55,21 @@ class IacRule(ABC):
         if self.references:
             data["references"] = list(self.references)
         return data
+
+
+class SensitiveBucketRule(IacRule):
+    """A rule about a bucket that holds training data or model weights: the bucket's own block,
+    or a companion that configures it. Blocks of other buckets are not its concern."""
+
+    def evaluate(self, block: Block, scan: IacScan) -> Verdict:
+        bucket = sensitive_bucket(scan.bucket(block))
+        if bucket is None:
+            return NOT_APPLICABLE
+        return self.judge(block, bucket, scan)
+
+    @abstractmethod
+    def judge(self, block: Block, bucket: BucketRef, scan: IacScan) -> Verdict:
+        """The verdict on ``block``, which declares or configures the sensitive ``bucket``."""
 
 
 @cache

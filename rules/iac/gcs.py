@@ -8,10 +8,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from auditor.iac import values
-from auditor.iac.context import NOT_APPLICABLE, IacScan, Verdict
+from auditor.iac.context import IacScan, Verdict
 from auditor.iac.model import Block
-from auditor.iac.rules import IacRule
-from auditor.iac.storage import sensitive_bucket
+from auditor.iac.rules import SensitiveBucketRule
+from auditor.iac.storage import BucketRef
 
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 PUBLIC_PREDEFINED_ACLS = ("publicRead", "publicReadWrite", "authenticatedRead")
@@ -20,7 +20,7 @@ _IAM_TYPES = ("google_storage_bucket_iam_member", "google_storage_bucket_iam_bin
 _ACL_TYPES = ("google_storage_bucket_acl", "google_storage_default_object_acl")
 
 
-class SensitiveBucketPublicIam(IacRule):
+class SensitiveBucketPublicIam(SensitiveBucketRule):
     id = "iac.gcs.sensitive-bucket-public-iam"
     title = "Training data or model weights bucket granted to allUsers or allAuthenticatedUsers"
     severity = "critical"
@@ -34,10 +34,7 @@ class SensitiveBucketPublicIam(IacRule):
     }
     references = ("https://cloud.google.com/storage/docs/public-access-prevention",)
 
-    def evaluate(self, block: Block, scan: IacScan) -> Verdict:
-        bucket = sensitive_bucket(scan.bucket(block))
-        if bucket is None:
-            return NOT_APPLICABLE
+    def judge(self, block: Block, bucket: BucketRef, scan: IacScan) -> Verdict:
         members = list(_members(block, scan))
         if None in members:
             return Verdict.error(f"the policy data of {block.address} cannot be read from the code, so "
@@ -87,15 +84,12 @@ def _json_or_none(text: str) -> Any:
         return None
 
 
-class _BucketSetting(IacRule):
+class _BucketSetting(SensitiveBucketRule):
     """A setting of the google_storage_bucket block that a sensitive bucket must have."""
 
     terraform_types = ("google_storage_bucket",)
 
-    def evaluate(self, block: Block, scan: IacScan) -> Verdict:
-        bucket = sensitive_bucket(scan.bucket(block))
-        if bucket is None:
-            return NOT_APPLICABLE
+    def judge(self, block: Block, bucket: BucketRef, scan: IacScan) -> Verdict:
         problem = self.problem(block)
         if problem is None:
             return Verdict.passed()

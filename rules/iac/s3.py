@@ -7,14 +7,22 @@ that carries the setting, so a finding points at the lines to change.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import ClassVar
 
 from auditor.iac import s3
-from auditor.iac.context import NOT_APPLICABLE, IacScan, Verdict
+from auditor.iac.context import IacScan, Verdict
 from auditor.iac.model import Block
-from auditor.iac.policy import account_principals, actions_of, is_allow, public_statements, read_document
-from auditor.iac.rules import IacRule
-from auditor.iac.storage import sensitive_bucket
+from auditor.iac.policy import (
+    Document,
+    account_principals,
+    actions_of,
+    is_allow,
+    public_statements,
+    read_document,
+)
+from auditor.iac.rules import SensitiveBucketRule
+from auditor.iac.storage import BucketRef
 
 _BPA_TERRAFORM = """resource "aws_s3_bucket_public_access_block" "this" {
   bucket                  = aws_s3_bucket.this.id
@@ -24,8 +32,29 @@ _BPA_TERRAFORM = """resource "aws_s3_bucket_public_access_block" "this" {
   restrict_public_buckets = true
 }"""
 
+class _BucketPolicyRule(SensitiveBucketRule):
+    """A rule on the statements of a sensitive bucket's policy, inline (provider v3, CloudFormation
+    never) or in its companion block."""
 
-class SensitiveBucketPublicAcl(IacRule):
+    undecided: ClassVar[str]  # what an unreadable policy leaves open ("public access")
+
+    def judge(self, block: Block, bucket: BucketRef, scan: IacScan) -> Verdict:
+        value = s3.policy_attribute(block)
+        if value is None:
+            return Verdict.passed()
+        document = read_document(scan.model, block, value)
+        if document is None:
+            return Verdict.error(f"the policy of {block.address} cannot be read from the code, so "
+                                 f"{self.undecided} to the {bucket.describe()} cannot be ruled out")
+        return self.judge_policy(block, bucket, scan, document)
+
+    @abstractmethod
+    def judge_policy(self, block: Block, bucket: BucketRef, scan: IacScan,
+                     document: Document) -> Verdict:
+        """The verdict on the readable policy ``document`` of ``block``."""
+
+
+class SensitiveBucketPublicAcl(SensitiveBucketRule):
     id = "iac.s3.sensitive-bucket-public-acl"
     title = "Training data or model weights bucket with a public ACL"
     severity = "critical"
@@ -43,10 +72,7 @@ class SensitiveBucketPublicAcl(IacRule):
     }
     references = ("https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html",)
 
-    def evaluate(self, block: Block, scan: IacScan) -> Verdict:
-        bucket = sensitive_bucket(scan.bucket(block))
-        if bucket is None:
-            return NOT_APPLICABLE
+    def judge(self, block: Block, bucket: BucketRef, scan: IacScan) -> Verdict:
         acl = s3.public_acl(block)
         if acl is None:
             return Verdict.passed()
@@ -58,7 +84,7 @@ class SensitiveBucketPublicAcl(IacRule):
                               "and no Block Public Access setting stops it", evidence)
 
 
-class SensitiveBucketPublicPolicy(IacRule):
+class SensitiveBucketPublicPolicy(_BucketPolicyRule):
     id = "iac.s3.sensitive-bucket-public-policy"
     title = "Training data or model weights bucket policy open to any principal"
     severity = "critical"
@@ -76,17 +102,10 @@ class SensitiveBucketPublicPolicy(IacRule):
     }
     references = ("https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html",)
 
-    def evaluate(self, block: Block, scan: IacScan) -> Verdict:
-        bucket = sensitive_bucket(scan.bucket(block))
-        if bucket is None:
-            return NOT_APPLICABLE
-        value = s3.policy_attribute(block)
-        if value is None:
-            return Verdict.passed()
-        document = read_document(scan.model, block, value)
-        if document is None:
-            return Verdict.error(f"the policy of {block.address} cannot be read from the code, so "
-                                 f"public access to the {bucket.describe()} cannot be ruled out")
+    undecided = "public access"
+
+    def judge_policy(self, block: Block, bucket: BucketRef, scan: IacScan,
+                     document: Document) -> Verdict:
         public = public_statements(document)
         if not public:
             return Verdict.passed()
@@ -99,7 +118,7 @@ class SensitiveBucketPublicPolicy(IacRule):
                               f"{', '.join(actions) or 'everything'} on the {bucket.describe()}", evidence)
 
 
-class SensitiveBucketCrossAccountPolicy(IacRule):
+class SensitiveBucketCrossAccountPolicy(_BucketPolicyRule):
     id = "iac.s3.sensitive-bucket-cross-account-policy"
     title = "Training data or model weights bucket policy grants another AWS account"
     severity = "high"
@@ -113,17 +132,10 @@ class SensitiveBucketCrossAccountPolicy(IacRule):
                 "trusted accounts of the audit; grant the narrowest actions to named roles only.",
     }
 
-    def evaluate(self, block: Block, scan: IacScan) -> Verdict:
-        bucket = sensitive_bucket(scan.bucket(block))
-        if bucket is None:
-            return NOT_APPLICABLE
-        value = s3.policy_attribute(block)
-        if value is None:
-            return Verdict.passed()
-        document = read_document(scan.model, block, value)
-        if document is None:
-            return Verdict.error(f"the policy of {block.address} cannot be read from the code, so "
-                                 f"access by other accounts to the {bucket.describe()} cannot be ruled out")
+    undecided = "access by other accounts"
+
+    def judge_policy(self, block: Block, bucket: BucketRef, scan: IacScan,
+                     document: Document) -> Verdict:
         granted = [s for s in document.statements if is_allow(s)
                    and set(account_principals(s)) - scan.trusted_accounts]
         if not granted:
@@ -135,7 +147,7 @@ class SensitiveBucketCrossAccountPolicy(IacRule):
                                "trusted_accounts": sorted(scan.trusted_accounts)})
 
 
-class SensitiveBucketPublicAccessBlockOff(IacRule):
+class SensitiveBucketPublicAccessBlockOff(SensitiveBucketRule):
     id = "iac.s3.sensitive-bucket-public-access-block-off"
     title = "Training data or model weights bucket without all four Block Public Access settings"
     severity = "medium"
@@ -149,10 +161,7 @@ class SensitiveBucketPublicAccessBlockOff(IacRule):
         "terraform": _BPA_TERRAFORM,
     }
 
-    def evaluate(self, block: Block, scan: IacScan) -> Verdict:
-        bucket = sensitive_bucket(scan.bucket(block))
-        if bucket is None:
-            return NOT_APPLICABLE
+    def judge(self, block: Block, bucket: BucketRef, scan: IacScan) -> Verdict:
         applied = scan.public_access_block(bucket)
         off = [name for name in s3.BPA_SETTINGS if not applied[name]]
         if not off:
@@ -163,7 +172,7 @@ class SensitiveBucketPublicAccessBlockOff(IacRule):
                               {"off": off, "public_access_block": applied})
 
 
-class SensitiveBucketNoCmkEncryption(IacRule):
+class SensitiveBucketNoCmkEncryption(SensitiveBucketRule):
     id = "iac.s3.sensitive-bucket-no-cmk-encryption"
     title = "Training data or model weights bucket not encrypted with a customer-managed KMS key"
     severity = "medium"
@@ -183,10 +192,7 @@ class SensitiveBucketNoCmkEncryption(IacRule):
                      "    bucket_key_enabled = true\n  }\n}",
     }
 
-    def evaluate(self, block: Block, scan: IacScan) -> Verdict:
-        bucket = sensitive_bucket(scan.bucket(block))
-        if bucket is None:
-            return NOT_APPLICABLE
+    def judge(self, block: Block, bucket: BucketRef, scan: IacScan) -> Verdict:
         rules = s3.default_encryption(block)
         if not rules and block.type == "aws_s3_bucket":
             if scan.companions(bucket, "aws_s3_bucket_server_side_encryption_configuration"):
@@ -202,7 +208,7 @@ class SensitiveBucketNoCmkEncryption(IacRule):
                               f"customer-managed KMS key ({block.address})", evidence)
 
 
-class SensitiveBucketVersioningDisabled(IacRule):
+class SensitiveBucketVersioningDisabled(SensitiveBucketRule):
     id = "iac.s3.sensitive-bucket-versioning-disabled"
     title = "Training data or model weights bucket without versioning"
     severity = "medium"
@@ -216,10 +222,7 @@ class SensitiveBucketVersioningDisabled(IacRule):
                      '  versioning_configuration {\n    status = "Enabled"\n  }\n}',
     }
 
-    def evaluate(self, block: Block, scan: IacScan) -> Verdict:
-        bucket = sensitive_bucket(scan.bucket(block))
-        if bucket is None:
-            return NOT_APPLICABLE
+    def judge(self, block: Block, bucket: BucketRef, scan: IacScan) -> Verdict:
         enabled = s3.versioning_enabled(block)
         if enabled is None and block.type == "aws_s3_bucket" and \
                 scan.companions(bucket, "aws_s3_bucket_versioning"):
@@ -229,7 +232,7 @@ class SensitiveBucketVersioningDisabled(IacRule):
         return Verdict.failed(f"versioning is not enabled for the {bucket.describe()} ({block.address})")
 
 
-class SensitiveBucketNoAccessLogging(IacRule):
+class SensitiveBucketNoAccessLogging(SensitiveBucketRule):
     id = "iac.s3.sensitive-bucket-no-access-logging"
     title = "Training data or model weights bucket without server access logging"
     severity = "medium"
@@ -244,10 +247,7 @@ class SensitiveBucketNoAccessLogging(IacRule):
                      '  target_prefix = "this/"\n}',
     }
 
-    def evaluate(self, block: Block, scan: IacScan) -> Verdict:
-        bucket = sensitive_bucket(scan.bucket(block))
-        if bucket is None:
-            return NOT_APPLICABLE
+    def judge(self, block: Block, bucket: BucketRef, scan: IacScan) -> Verdict:
         if s3.logging_configured(block) or scan.companions(bucket, "aws_s3_bucket_logging"):
             return Verdict.passed()
         return Verdict.failed(f"no server access logging for the {bucket.describe()} ({block.address})")
