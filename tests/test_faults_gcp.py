@@ -10,6 +10,7 @@ auditor. Retries are cut to a 2-second deadline so that a faulted call fails fas
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,7 @@ from auditor.inventory import CollectionError, Inventory
 from auditor.run import RunResult
 from auditor.scanners.base import ScanSettings
 from auditor.scanners.gcp.clients import USER_AGENT
+from tests import readonly_plugin as readonly
 from tests.fault_proxy import FaultPlan, FaultProxy, Seen
 from tests.honesty import Baseline, assert_no_silent_pass, assert_unknowns_explained
 from tests.test_gcp_live import (
@@ -37,6 +39,8 @@ TRANSIENT_FAULTS = FaultPlan(seed=SEED, throttle=0.15, server_error=0.10, reset=
 SETTINGS = ScanSettings(max_workers=4)
 # gcp-storage-emulator has no HMAC key API: that listing fails without faults too
 UNEMULATED = "projects.hmacKeys.list"
+# long enough for a background fetch queued at the end of a scan to reach the proxy
+LATE_REQUEST_WAIT_SECONDS = 1.5
 
 
 def _storage_errors(inventory: Inventory) -> list[CollectionError]:
@@ -106,3 +110,19 @@ def test_the_emulator_stopped_mid_scan_leaves_an_honest_incomplete_scan(
     assert proxy.upstream_stopped and proxy.outcomes()["upstream-down"]
     assert_honest(inventory, baseline)
     assert_reads_by_the_auditor(proxy.log)
+
+
+def test_every_request_is_the_scanners_and_none_comes_after_the_scan(
+        emulator: StorageEmulator) -> None:
+    """The storage library can fetch bucket metadata in threads of its own (for tracing): calls
+    nobody asked for, outside the scanner's retries and timeouts, unseen by the read-only
+    proof (no scanner frame on their stack), and still running after the scan returns."""
+    with FaultProxy(emulator.endpoint, FaultPlan(seed=SEED)) as proxy, \
+            readonly.recording() as recorder:
+        live_scan(proxy.url, RECORDED, SETTINGS)
+        sent = len(proxy.log)
+        time.sleep(LATE_REQUEST_WAIT_SECONDS)
+        late = proxy.log[sent:]
+    by_scanner = [c for c in recorder.calls if c.service == "storage" and c.reads_cloud]
+    assert late == []
+    assert sent == len(by_scanner), sorted(seen.path for seen in proxy.log)

@@ -17,6 +17,9 @@ CONTRACT (the analyzer and `audit simulate` are written against this; keep it st
 * ``resource_policy_kind`` decides the documented exceptions: a KMS key policy and a role
   trust policy must allow on their own (IAM policies alone never grant a key or a role
   assumption); an S3 bucket policy does not need to.
+* ``guardrails(request, policies)`` decides the SCP and RCP levels alone; ``evaluate`` allows
+  exactly when they and the other policies (without SCPs and RCPs) both allow, and denies when
+  either denies, so that an analyzer may ask the two apart and remember each on its own.
 * ``Result.decision``: ``allow``, ``implicit-deny``, ``explicit-deny`` or ``conditional``.
   ``allowed_by`` / ``denied_by`` are the statements that decided it (the proof);
   ``conditions`` the condition blocks that could not be decided (for ``conditional``).
@@ -163,6 +166,14 @@ def evaluate(request: Request, policies: PolicySet) -> Result:
     return _Evaluation(request, policies).decide()
 
 
+def guardrails(request: Request, policies: PolicySet) -> Result:
+    """Whether the SCPs and RCPs of ``policies`` let ``request`` through, the other policies
+    aside: ``allow`` when every level allows and nothing denies. ``evaluate`` allows exactly
+    when this and the same policies without SCPs and RCPs both allow, and denies when either
+    denies (the layers only meet in step 1 and 4)."""
+    return _Evaluation(request, policies).guardrails()
+
+
 class _Evaluation:
     __slots__ = ("action", "boundary_forces_deny", "caller", "policies", "request", "values")
 
@@ -185,22 +196,36 @@ class _Evaluation:
         session = self._scan(policies.session) if policies.session is not None else None
         resource = (self._scan(policies.resource, names_principals=True)
                     if policies.resource is not None else _Layer())
+        scp_levels, rcp_levels = self._org_levels()
+        layers = [identity, resource, *(x for x in (boundary, session) if x is not None),
+                  *(scp_levels or ()), *(rcp_levels or ())]
+        return self._verdict(layers, _both(
+            self._principal_side(identity, boundary, session, resource),
+            _levels_allow(scp_levels), _levels_allow(rcp_levels)))
+
+    def guardrails(self) -> Result:
+        """Step 1 and 4 for the SCP and RCP levels alone."""
+        scp_levels, rcp_levels = self._org_levels()
+        return self._verdict([*(scp_levels or ()), *(rcp_levels or ())],
+                             _both(_levels_allow(scp_levels), _levels_allow(rcp_levels)))
+
+    def _org_levels(self) -> tuple[list[_Layer] | None, list[_Layer] | None]:
+        policies = self.policies
         # SCPs govern the principal's account; callers with no account (anonymous, services,
         # identity providers) are outside any organization's SCPs
         scp_levels = ([self._scan_all(level) for level in policies.scps]
                       if policies.scps is not None and self.request.principal_account else None)
         rcp_levels = ([self._scan_all(level) for level in policies.rcps]
                       if policies.rcps is not None else None)
+        return scp_levels, rcp_levels
 
-        layers = [identity, resource, *(x for x in (boundary, session) if x is not None),
-                  *(scp_levels or ()), *(rcp_levels or ())]
+    @staticmethod
+    def _verdict(layers: Sequence[_Layer], allowed: _Verdict) -> Result:
+        """Any applicable Deny of ``layers`` denies; else ``allowed`` decides."""
         denies = [hit for layer in layers for hit in layer.denies]
         certain = [hit for hit in denies if hit.value]
         if certain:
             return Result("explicit-deny", denied_by=_refs(certain))
-
-        allowed = _both(self._principal_side(identity, boundary, session, resource),
-                        _levels_allow(scp_levels), _levels_allow(rcp_levels))
         if allowed.value is False:
             return Result("implicit-deny")
         if allowed.value and not denies:

@@ -77,6 +77,11 @@ class GcpClients:
             else:
                 client = storage.Client(project=_PLACEHOLDER_PROJECT, credentials=self._credentials,
                                         client_info=ClientInfo(user_agent=USER_AGENT))
+            # google-cloud-storage 3.x fetches bucket metadata for tracing in daemon threads of
+            # its own: calls nobody asked for, outside our retries and timeouts, still running
+            # after the scan. None turns the cache off (the library checks it before each use).
+            if hasattr(client, "_bucket_metadata_cache"):
+                client._bucket_metadata_cache = None
             self._local.storage = client
         return client
 
