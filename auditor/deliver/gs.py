@@ -25,21 +25,23 @@ def _client() -> Any:
         import google.auth
         from google.auth.credentials import AnonymousCredentials
         from google.auth.exceptions import DefaultCredentialsError
-        from google.cloud import storage
+
+        from auditor.scanners.gcp.clients import quiet_storage_client
     except ImportError:
         raise DeliveryError("gs:// delivery needs google-cloud-storage "
                             "(pip install 'auditor[gcp]')") from None
     emulator = os.environ.get(EMULATOR_VARIABLE)
     if emulator:
         endpoint = emulator if "://" in emulator else f"http://{emulator}"
-        return storage.Client(project=PLACEHOLDER_PROJECT, credentials=AnonymousCredentials(),
-                              client_options={"api_endpoint": endpoint})
+        return quiet_storage_client(project=PLACEHOLDER_PROJECT,
+                                    credentials=AnonymousCredentials(),
+                                    client_options={"api_endpoint": endpoint})
     try:
         credentials, project = google.auth.default(scopes=SCOPES)
     except DefaultCredentialsError:
         raise DeliveryError("no Google Application Default Credentials (gcloud auth "
                             "application-default login, or GOOGLE_APPLICATION_CREDENTIALS)") from None
-    return storage.Client(project=project or PLACEHOLDER_PROJECT, credentials=credentials)
+    return quiet_storage_client(project=project or PLACEHOLDER_PROJECT, credentials=credentials)
 
 
 def failure(exc: Exception, what: str) -> DeliveryError:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -160,6 +160,10 @@ class _Relevant:
 
 
 _MemoEntry = tuple[Result, str | None]
+_UNSET: Any = object()
+# what SCPs and RCPs say when they let a request through: nothing to add to its proof
+ALLOWED = Outcome("allow")
+Levels = Sequence[Sequence[NamedPolicy]]
 _NOTHING: tuple[tuple[Any, ...], frozenset[str]] = ((), frozenset())
 # keys the evaluator fills in from the caller's ARN when the context does not give them
 DERIVED_FROM_CALLER = frozenset({"aws:principalarn", "aws:username", "aws:userid",
@@ -276,12 +280,30 @@ class Evaluations:
         self._lowered: dict[int, tuple[Mapping[str, ContextValue], dict[str, str]]] = {}
         self._by_action: dict[tuple[int, str], _ByAction] = {}
         self._own: dict[tuple[int, int, int, str], tuple[Any, _Relevant]] = {}
+        self._levels: dict[tuple[int, int, str], tuple[Any, Any, _Relevant]] = {}
+        self._guarded: dict[tuple[Any, ...], Outcome | None] = {}
         self.asked = 0  # evaluator calls, for tests and benchmarks
 
     def ask(self, caller: Caller, principal: str, action: str, resource: str,
             resource_account: str | None, policies: PolicySet,
             extra: Mapping[str, ContextValue] | None = None) -> Outcome | None:
-        """Evaluate one request; ``principal`` is the id that proof steps name."""
+        """Evaluate one request; ``principal`` is the id that proof steps name.
+
+        SCPs and RCPs are asked apart (``guardrails``): their levels are shared by every
+        principal, or every resource, of an account, and ``evaluator.guardrails`` says how
+        the two answers make the evaluator's."""
+        guard: Outcome | None = ALLOWED
+        if policies.scps is not None or policies.rcps is not None:
+            guard = self.guardrails(caller, action, resource, resource_account, policies, extra)
+            if guard is None:
+                return None
+            policies = without_guardrails(policies)
+        found = self._ask(caller, principal, action, resource, resource_account, policies, extra)
+        return found if found is None or guard is ALLOWED else found.then(guard)
+
+    def _ask(self, caller: Caller, principal: str, action: str, resource: str,
+             resource_account: str | None, policies: PolicySet,
+             extra: Mapping[str, ContextValue] | None) -> Outcome | None:
         action_lower = action.lower()
 
         def values() -> RequestValues:
@@ -314,6 +336,100 @@ class Evaluations:
             result = _renamed(result, cached_name, named)
         return to_outcome(result, principal, action)
 
+    def guardrails(self, caller: Caller, action: str, resource: str,
+                   resource_account: str | None, policies: PolicySet,
+                   extra: Mapping[str, ContextValue] | None = None) -> Outcome | None:
+        """What the SCPs and RCPs of ``policies`` let through: ``ALLOWED`` (they never grant,
+        so a proof cites none of their Allow statements), a maybe whose conditions are those
+        that could still deny, or None. Remembered like ``ask``, by the statements of each
+        level that take part and what they read."""
+        keyed = self._guard_key(caller, action.lower(), resource, resource_account, policies,
+                                extra)
+        key = keyed[0] if keyed is not None else None
+        if key is not None:
+            found = self._guarded.get(key, _UNSET)
+            if found is not _UNSET:
+                return found  # type: ignore[no-any-return]
+        # a remembered answer is asked with only the keys it depends on, as ``ask`` does
+        context = self.project(caller.keys, extra, keyed[1]) if keyed is not None else \
+            {**caller.keys, **(extra or {})}
+        result = self._evaluate(caller, action, resource, resource_account, policies, context,
+                                evaluator.guardrails)
+        if result.decision == "allow":
+            answer: Outcome | None = ALLOWED
+        elif result.decision == "conditional":
+            answer = Outcome("conditional", conditions=_unique(result.conditions))
+        else:
+            answer = None
+        if key is not None:
+            self._guarded[key] = answer
+        return answer
+
+    def guard_key(self, caller: Caller, action: str, resource: str,
+                  resource_account: str | None, policies: PolicySet,
+                  extra: Mapping[str, ContextValue] | None = None) -> tuple[Any, ...] | None:
+        """What ``guardrails`` answers by: ``()`` when no SCP or RCP applies, None when the
+        answer is the request's own."""
+        if (policies.scps is None or not caller.account) and policies.rcps is None:
+            return ()
+        keyed = self._guard_key(caller, action.lower(), resource, resource_account, policies,
+                                extra)
+        return None if keyed is None else keyed[0]
+
+    def _guard_key(self, caller: Caller, action_lower: str, resource: str,
+                   resource_account: str | None, policies: PolicySet,
+                   extra: Mapping[str, ContextValue] | None
+                   ) -> tuple[tuple[Any, ...], frozenset[str]] | None:
+        """``guardrails``'s memo key, and the context keys it reads."""
+        def values() -> RequestValues:
+            return RequestValues.from_context({**caller.keys, **(extra or {})}, open_world=True)
+
+        # the evaluator applies SCPs only to a caller of an account
+        scps = policies.scps if caller.account else None
+        relevant = self._levels_relevant(scps, policies.rcps, action_lower, resource, values)
+        if relevant is None:
+            return None
+        projected = self.project(caller.keys, extra, relevant.keys)
+        who: Any = (caller.request_arn
+                    if relevant.names_caller or relevant.keys & DERIVED_FROM_CALLER
+                    else caller_of(caller.request_arn).kind)
+        # a boundary matters to a Deny with NotPrincipal only (it names the caller)
+        bounded = relevant.names_caller and policies.boundary is not None
+        return ((who, caller.account, caller.tag_keys is None, bounded, action_lower,
+                 resource_account, relevant.statements, tuple(sorted(projected.items()))),
+                relevant.keys)
+
+    def _levels_relevant(self, scps: Levels | None, rcps: Levels | None, action_lower: str,
+                         resource: str, values: RequestSource) -> _Relevant | None:
+        """The statements of each SCP and RCP level that match the request, by level (a level
+        where none does still denies), and what they read. Levels of statements that do not
+        name a resource answer alike everywhere: remembered."""
+        cache_key = (id(scps), id(rcps), action_lower)
+        cached = self._levels.get(cache_key)
+        if cached is not None and cached[0] is scps and cached[1] is rcps:
+            return cached[2]
+        ids: list[Any] = []
+        keys: set[str] = set()
+        names_caller = False
+        constant = True
+        for kind, levels in (("SCP", scps), ("RCP", rcps)):
+            for depth, level in enumerate(levels or ()):
+                chosen: list[Any] = []
+                for policy in level:
+                    found = self.matching(policy, action_lower, resource, values=values)
+                    if found is None:
+                        return None
+                    constant = constant and self._by_action[(id(policy.document), action_lower)
+                                                            ].constant is not None
+                    chosen.extend(found[0])
+                    keys |= found[1]
+                    names_caller = names_caller or _names_some(policy, found[0])
+                ids.append((kind, depth, tuple(chosen)))
+        answer = _Relevant(tuple(ids), frozenset(keys), names_caller)
+        if constant:  # the levels are kept alive by the organization's ``Guardrails``
+            self._levels[cache_key] = (scps, rcps, answer)
+        return answer
+
     def own_statements(self, caller: Caller, policies: PolicySet, action: str, resource: str,
                        extra: Mapping[str, ContextValue] | None = None
                        ) -> tuple[tuple[Any, ...], frozenset[str]] | None:
@@ -326,10 +442,10 @@ class Evaluations:
         return None if found is None else (found.statements, found.keys)
 
     def resource_free(self, policies: PolicySet, action: str) -> bool:
-        """True when no identity or boundary statement for ``action`` names a resource, so
-        the caller's own side answers the same for every resource."""
+        """True when no identity, boundary, SCP or RCP statement for ``action`` names a
+        resource, so that the caller answers the same for every resource of an account."""
         action_lower = action.lower()
-        for policy in (*policies.identity, policies.boundary):
+        for policy in (*policies.identity, policies.boundary, *guardrail_policies(policies)):
             if policy is None:
                 continue
             try:
@@ -344,16 +460,17 @@ class Evaluations:
 
     def _evaluate(self, caller: Caller, action: str, resource: str,
                   resource_account: str | None, policies: PolicySet,
-                  context: Mapping[str, ContextValue]) -> Result:
+                  context: Mapping[str, ContextValue],
+                  judge: Callable[[Request, PolicySet], Result] = evaluator.evaluate) -> Result:
         request = Request(principal=caller.request_arn, principal_account=caller.account,
                           action=action, resource=resource, resource_account=resource_account,
                           context=context, open_world=True)
         self.asked += 1
         try:
-            result = evaluator.evaluate(request, policies)
+            result = judge(request, policies)
             if result.decision == "conditional" and _only_absent_keys(caller, result.conditions):
                 self.asked += 1
-                result = evaluator.evaluate(_closed(request), policies)
+                result = judge(_closed(request), policies)
         except InputError as error:
             # a policy AWS would not have accepted: unknown, never a silent allow or deny
             return Result("conditional", conditions=(
@@ -363,8 +480,6 @@ class Evaluations:
 
     def _relevant(self, caller: Caller, policies: PolicySet, action_lower: str,
                   resource: str, values: RequestSource | None = None) -> _Relevant | None:
-        if policies.scps is not None or policies.rcps is not None:
-            return None  # not memoised: the analyzer sets neither
         own = self._own_side(policies, action_lower, resource, values)
         if own is None or policies.resource is None:
             return own
@@ -564,6 +679,32 @@ class Evaluations:
             entry = (document, json.dumps(document, sort_keys=True, default=str))
             self._content[id(document)] = entry
         return entry[1]
+
+
+def without_guardrails(policies: PolicySet) -> PolicySet:
+    return PolicySet(identity=policies.identity, resource=policies.resource,
+                     resource_policy_kind=policies.resource_policy_kind,
+                     boundary=policies.boundary, session=policies.session)
+
+
+def guardrail_policies(policies: PolicySet) -> tuple[NamedPolicy, ...]:
+    """Every SCP and RCP of every level of ``policies``."""
+    return tuple(p for levels in (policies.scps, policies.rcps) for level in levels or ()
+                 for p in level)
+
+
+def _names_some(policy: NamedPolicy, chosen: tuple[Any, ...]) -> bool:
+    """Whether a chosen statement of an SCP or RCP applies to some callers only (a Principal
+    other than ``*``, a NotPrincipal): the answer is then each caller's own."""
+    if not chosen:
+        return False
+    parsed = policy_for(policy.document, source=policy.id)
+    for _name, index in chosen:
+        statement = parsed.statements[index]
+        if statement.principals is not None and (statement.not_principal
+                                                 or not statement.principals.everyone):
+            return True
+    return False
 
 
 def _renamed(result: Result, old: str | None, new: str | None) -> Result:

@@ -47,6 +47,20 @@ def application_default_credentials() -> Credentials:
     return credentials
 
 
+def quiet_storage_client(**arguments: Any) -> Any:
+    """A Cloud Storage client that sends only the requests it is asked to send.
+
+    google-cloud-storage 3.x fetches bucket metadata for tracing in daemon threads of its own:
+    calls nobody asked for, outside our retries and timeouts, still running after a scan.
+    None turns that cache off (the library checks it before each use)."""
+    from google.cloud import storage
+
+    client = storage.Client(**arguments)
+    if hasattr(client, "_bucket_metadata_cache"):
+        client._bucket_metadata_cache = None
+    return client
+
+
 class GcpClients:
     def __init__(self, credentials: Credentials | None, *, storage_endpoint: str | None = None,
                  channel_factory: ChannelFactory | None = None):
@@ -65,23 +79,18 @@ class GcpClients:
     def storage(self) -> Any:
         client = getattr(self._local, "storage", None)
         if client is None:
-            from google.cloud import storage
-
             if self._storage_endpoint:
                 endpoint = self._storage_endpoint
                 if "://" not in endpoint:
                     endpoint = "http://" + endpoint
-                client = storage.Client(project=_PLACEHOLDER_PROJECT, credentials=AnonymousCredentials(),
-                                        client_options={"api_endpoint": endpoint},
-                                        client_info=ClientInfo(user_agent=USER_AGENT))
+                client = quiet_storage_client(project=_PLACEHOLDER_PROJECT,
+                                              credentials=AnonymousCredentials(),
+                                              client_options={"api_endpoint": endpoint},
+                                              client_info=ClientInfo(user_agent=USER_AGENT))
             else:
-                client = storage.Client(project=_PLACEHOLDER_PROJECT, credentials=self._credentials,
-                                        client_info=ClientInfo(user_agent=USER_AGENT))
-            # google-cloud-storage 3.x fetches bucket metadata for tracing in daemon threads of
-            # its own: calls nobody asked for, outside our retries and timeouts, still running
-            # after the scan. None turns the cache off (the library checks it before each use).
-            if hasattr(client, "_bucket_metadata_cache"):
-                client._bucket_metadata_cache = None
+                client = quiet_storage_client(project=_PLACEHOLDER_PROJECT,
+                                              credentials=self._credentials,
+                                              client_info=ClientInfo(user_agent=USER_AGENT))
             self._local.storage = client
         return client
 
