@@ -11,10 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from auditor.access.aws.alike import BucketClasses
 from auditor.access.aws.analyzer import AccessModel, Question, question_for
 from auditor.access.model import ACCESS_CLASSES
 from auditor.inventory import Inventory, Resource
+from tests.test_access_organization import (
+    FULL_RCP,
+    FULL_SCP,
+    org_inventory,
+    org_policy,
+    organization,
+    rcp,
+)
 from tests.test_access_rules_grouping import _bench
 from tests.test_aws_access import (
     ALL_BLOCKED,
@@ -209,9 +219,10 @@ def test_principals_of_another_account_and_restricted_public_buckets() -> None:
     _compare(inv)
 
 
-def test_the_benchmark_account_shares_answers_between_buckets() -> None:
-    inv = _bench().build_inventory(roles=400, buckets=60, users=20, seed=7)
-    model = _compare(inv, [question_for("read"), question_for("write")])
+@pytest.mark.parametrize("org", [False, True], ids=["alone", "in-an-organization"])
+def test_the_benchmark_account_shares_answers_between_buckets(org: bool) -> None:
+    inv = _bench().build_inventory(roles=400, buckets=60, users=20, seed=7, org=org)
+    model = _compare(inv, [question_for("read"), question_for("write"), question_for("delete")])
     assert isinstance(model.classes, BucketClasses)
     # a handful of classes for sixty buckets: the comparison covered shared answers
     assert len(model.classes._classes) <= 20
@@ -263,3 +274,44 @@ def test_a_member_is_never_answered_for_its_class_on_a_bucket_it_is_specific_to(
         model.bucket(f"arn:aws:s3:::{name}"), question)} for name in ("m-2", "m-3")}
     assert decisions["m-2"][arn("role", "m")] == "allow"
     assert decisions["m-3"][arn("role", "m")] == "conditional"
+
+
+def test_an_organizations_scps_and_rcps_that_tell_buckets_apart() -> None:
+    """SCPs are the principal's own policies: one naming buckets by pattern makes its account's
+    principals specific to them; RCPs belong to the bucket's account: which of their
+    statements match each object, and the bucket context their conditions read, are part of
+    the class (a frozen tag, a region, a name pattern, an object prefix, the encryption key)."""
+    scps = [[org_policy("full", FULL_SCP)],
+            [org_policy("full", FULL_SCP), org_policy("keep-weights", doc(
+                deny("s3:DeleteObject", "arn:aws:s3:::ml-weights-*/*")))],
+            [org_policy("full", FULL_SCP), org_policy("region-lock", doc(
+                {"Effect": "Deny", "NotAction": "iam:*", "Resource": "*",
+                 "Condition": {"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}}}))]]
+    rcps = [[org_policy("rfull", FULL_RCP, "RCP"), org_policy("private", doc(rcp(
+                "Deny", "s3:GetObject", "arn:aws:s3:::*/private/*",
+                {"StringNotEquals": {"aws:PrincipalAccount": OTHER}})), "RCP")],
+            [org_policy("rfull", FULL_RCP, "RCP"), org_policy("frozen", doc(
+                rcp("Deny", "s3:PutObject", condition={
+                    "StringEqualsIfExists": {"s3:BucketTag/frozen": "true"}})), "RCP"),
+             org_policy("keep-data", doc(rcp("Deny", "s3:DeleteObject", "arn:aws:s3:::ml-data-*/*")),
+                        "RCP"),
+             org_policy("own-key", doc(rcp("Deny", "kms:Decrypt", key_arn("k2"))), "RCP")]]
+    objects = (("data/part-0.parquet", None), ("private/part-1.parquet", None))
+    buckets = [bucket(name, objects=objects, ownership="BucketOwnerEnforced", tags=tags,
+                      encryption=sse_kms(key_arn(key)) if key else None)
+               for name, tags, key in (
+                   ("ml-data-1", None, None), ("ml-data-2", None, None),
+                   ("ml-weights-1", None, None), ("ml-weights-2", None, None),
+                   ("ml-frozen-1", {"frozen": "true"}, None), ("ml-frozen-2", {"frozen": "no"}, None),
+                   ("ml-kms-1", None, "k1"), ("ml-kms-2", None, "k2"), ("ml-kms-3", None, "k2"))]
+    buckets[1].region = "eu-west-1"
+    partner = doc(allow("s3:*", "*", Principal={"AWS": f"arn:aws:iam::{OTHER}:root"}))
+    buckets.append(bucket("ml-shared-1", partner, objects=objects))
+    buckets.append(bucket("ml-shared-2", partner, objects=objects))
+    inv = org_inventory(
+        *buckets, kms_key("k1", _iam_key_policy()), kms_key("k2", _iam_key_policy()),
+        managed_policy("all", doc(allow(["s3:*", "kms:*"]))),
+        user("alice", attached=[arn("policy", "all")]),
+        role("worker", service_trust("lambda.amazonaws.com"), attached=[arn("policy", "all")]),
+        *organization(scps, rcps))
+    _compare(inv, [*QUESTIONS, question_for("s3:DeleteObject")])

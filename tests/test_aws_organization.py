@@ -18,11 +18,14 @@ import boto3
 import pytest
 
 from auditor import pipeline
+from auditor.access.aws.analyzer import AwsAnalyzer
+from auditor.access.query import who_can
+from auditor.classify.model import Classification
 from auditor.errors import ConfigError
 from auditor.executors.local import InProcessExecutor
 from auditor.executors.profile_scan import scan_providers
 from auditor.inventory import Inventory, Resource
-from auditor.inventory.io import save, to_json
+from auditor.inventory.io import load, save, to_json
 from auditor.inventory.merge import merge_parts
 from auditor.inventory.shard import ShardSpec, write_part
 from auditor.report.json_report import JsonRenderer
@@ -257,6 +260,84 @@ def test_policies_with_their_documents_and_targets(inventory, org) -> None:
     assert rcp.attributes["document"] == NO_EXTERNAL_READS
     assert rcp.attributes["policy_type"] == "RESOURCE_CONTROL_POLICY"
     assert policies[org.policies["FullAWSAccess"]].attributes["aws_managed"] is True
+
+
+# ---------------------------------------------------------------- guardrails in effective access
+
+
+def account_bucket(org: Org, name: str) -> str:
+    [bucket] = [b for b, account in org.buckets.items() if account == org.accounts[name]]
+    return f"arn:aws:s3:::{bucket}"
+
+
+def answers(inventory: Inventory, bucket: str, action: str) -> dict[str, str]:
+    return {g.principal: g.decision for g in who_can(inventory, bucket, action)}
+
+
+def without_organization(inventory: Inventory) -> Inventory:
+    """The same scan as a single account would see it: no Organizations records."""
+    found = Inventory()
+    found.add([*inventory.scopes, *inventory.errors])
+    found.add(r for r in inventory.resources if not r.type.startswith("aws.organizations."))
+    return found
+
+
+def root_of(org: Org, name: str) -> str:
+    return f"arn:aws:iam::{org.accounts[name]}:root"
+
+
+def test_the_ml_ous_scp_keeps_its_accounts_from_deleting_buckets(inventory, org) -> None:
+    """deny-bucket-deletion on the ml OU governs research (in ml) and trainer (in ml/training),
+    not sandbox, and never the management account."""
+    for name in ("research", "trainer"):
+        assert answers(inventory, account_bucket(org, name), "s3:DeleteBucket") == {}
+        assert answers(without_organization(inventory), account_bucket(org, name),
+                       "s3:DeleteBucket") == {root_of(org, name): "allow"}
+    for name in ("sandbox", "management"):
+        assert answers(inventory, account_bucket(org, name), "s3:DeleteBucket") == {
+            root_of(org, name): "allow"}
+
+
+def test_the_region_lock_lets_requests_to_the_region_through(inventory, org) -> None:
+    """region-lock on the trainer account denies outside us-east-1; its bucket is there."""
+    assert answers(inventory, account_bucket(org, "trainer"), "s3:PutObject") == {
+        root_of(org, "trainer"): "allow"}
+
+
+def test_the_roots_rcp_governs_member_buckets_for_every_caller(inventory, org) -> None:
+    """no-external-reads (aws:PrincipalOrgID must be "o-x", which this organization is not)
+    denies s3:GetObject on member accounts' buckets: to the public the trainer's bucket policy
+    lets in, to the members' own root users, and to any principal of another account unless
+    its organization is o-x. The management account's resources are not governed."""
+    trainer = account_bucket(org, "trainer")
+    public = answers(without_organization(inventory), trainer, "s3:GetObject")
+    assert {"*", "arn:aws:iam::*:root", root_of(org, "sandbox")} <= public.keys()
+    [anyone] = who_can(inventory, trainer, "s3:GetObject")
+    assert (anyone.principal, anyone.decision) == ("arn:aws:iam::*:root", "conditional")
+    assert [c["policy"] for c in anyone.conditions] == [org.policies["no-external-reads"]]
+    assert answers(inventory, account_bucket(org, "research"), "s3:GetObject") == {}
+    assert answers(inventory, account_bucket(org, "management"), "s3:GetObject") == {
+        root_of(org, "management"): "allow"}
+
+
+def test_levels_that_could_not_be_read_leave_grants_that_may_not_hold(
+        inventory, org, tmp_path) -> None:
+    """research's levels not collected: its answers are those of no SCP at all, and the
+    analysis says which grants the SCPs could remove."""
+    save(inventory, tmp_path / "inventory.json")
+    damaged = load(tmp_path / "inventory.json")
+    record = org_account(damaged, org.accounts["research"])
+    record.unknown.append("service_control_policies")
+    research = account_bucket(org, "research")
+    assert answers(damaged, research, "s3:DeleteBucket") == {root_of(org, "research"): "allow"}
+    [asset] = AwsAnalyzer().analyze(damaged, {research: Classification("training-data")})
+    assert asset.grants and not asset.unknown
+    assert asset.may_not_hold == [
+        f"the SCPs of account {org.accounts['research']} are not known ({record.id}: "
+        "service_control_policies not collected): they could only deny, so grants to its "
+        "principals may not hold"]
+    [intact] = AwsAnalyzer().analyze(inventory, {research: Classification("training-data")})
+    assert intact.may_not_hold == []
 
 
 # ---------------------------------------------------------------- choosing accounts

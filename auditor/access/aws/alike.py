@@ -20,7 +20,12 @@ side of a request, with the bucket's name and the principals it names taken out:
   are specific. Which statements match each object is part of the class as well: a pattern
   such as ``arn:aws:s3:::ml-*`` may match one bucket of a class and not another;
 * for each statement of anyone's own policies that may match in any bucket
-  (``arn:aws:s3:::*/shards/*``, a NotResource), whether it matches each object.
+  (``arn:aws:s3:::*/shards/*``, a NotResource), whether it matches each object;
+* the RCPs of the account (``organization``): which of their statements match each object,
+  and the context keys they read.
+
+A principal's own policies are its identity policies, its boundary and the SCPs of its
+account: they are the same on every bucket, but for the buckets their statements name.
 
 Where a statement of a principal's own policies can match is read from its Resource patterns
 (``context.Placement``): one that names buckets, literally or by a bucket-name pattern, makes
@@ -164,6 +169,14 @@ class _ResourceSide:
     keys: frozenset[str]  # context keys its statements read
 
 
+@dataclass(frozen=True, slots=True)
+class _Guarded:
+    """The RCPs of one account, as a class reads them."""
+
+    policies: tuple[NamedPolicy, ...]
+    keys: frozenset[str]  # context keys their statements read
+
+
 class BucketClasses:
     """The classes of buckets of one analysis, and what each keeps (module docstring)."""
 
@@ -179,6 +192,7 @@ class BucketClasses:
         self._kept = 0  # entries in all classes
         self._places: dict[tuple[str, ...], _Places] = {}
         self._sides: dict[str, tuple[BucketSide, _ResourceSide | None]] = {}
+        self._guarded: dict[str, _Guarded | None] = {}
         self._by_request: dict[str, set[str]] | None = None
         self._by_role: dict[tuple[str | None, str], set[str]] | None = None
         self._own_values: dict[str, dict[str, set[str]]] = {}
@@ -193,7 +207,8 @@ class BucketClasses:
         """The bucket's class and who is specific to it; None when it shares nothing.
         ``context`` is the request context S3 adds for a user or role."""
         resource = self._resource_side(side)
-        if resource is None:
+        guarded = self._rcps(side.account)
+        if resource is None or guarded is None:
             return None
         if self._kept > self.LIMIT:
             self._classes.clear()
@@ -205,7 +220,7 @@ class BucketClasses:
         for glob, holders in places.patterns.items():
             if glob.matches(place):
                 specific |= holders
-        read = places.keys | resource.keys
+        read = places.keys | resource.keys | guarded.keys
         seen = tuple(sorted((k.lower(), v if isinstance(v, str) else tuple(v))
                             for k, v in context.items() if k.lower() in read))
         loose: dict[Any, Glob] = {}
@@ -221,7 +236,8 @@ class BucketClasses:
         asked = list(dict.fromkeys(t for a in actions for t in targets[a]))
         class_key = (actions, tuple(tuple(asked.index(t) for t in targets[a]) for a in actions),
                      side.account, seen, resource.content,
-                     self._matched(resource, actions, targets),
+                     self._matched(resource.policies, actions, targets),
+                     self._matched(guarded.policies, actions, targets),
                      tuple(t in places.loose_exact for t in asked),
                      tuple(tuple(glob.matches(t) for t in asked) for glob in places.loose),
                      tuple((chunks, tuple(glob.matches(t) for t in asked))
@@ -237,17 +253,39 @@ class BucketClasses:
         entry = cls.entries[arn] = Entry(actions)
         return entry
 
-    def _matched(self, resource: _ResourceSide, actions: tuple[str, ...],
+    def _matched(self, policies: tuple[NamedPolicy, ...], actions: tuple[str, ...],
                  targets: Mapping[str, list[str]]) -> tuple[Any, ...]:
-        """Which resource-side statements match each object (by index)."""
+        """Which statements of resource-side policies match each object (by index)."""
         found: list[Any] = []
-        for policy in resource.policies:
+        for policy in policies:
             for action in actions:
                 for target in targets[action]:
                     matched = self.evaluations.matching(policy, action.lower(), target,
                                                         by_content=True)
                     found.append(None if matched is None else tuple(i for _, i in matched[0]))
         return tuple(found)
+
+    def _rcps(self, account: str) -> _Guarded | None:
+        """The account's RCPs; None when a class cannot describe them (a policy variable in
+        a Resource, a policy the evaluator rejects): its buckets share nothing."""
+        if account not in self._guarded:
+            self._guarded[account] = self._read_rcps(account)
+        return self._guarded[account]
+
+    def _read_rcps(self, account: str) -> _Guarded | None:
+        policies = tuple(p for level in self.graph.guardrails.rcps_of(account) or ()
+                         for p in level)
+        keys: set[str] = set()
+        for policy in policies:
+            try:
+                parsed = policy_for(policy.document, source=policy.id)
+            except InputError:
+                return None  # the evaluator says why, principal by principal
+            for statement in parsed.statements:
+                if statement.resources is not None and statement.resources.templated:
+                    return None
+                keys |= Evaluations.statement_keys(statement)
+        return _Guarded(policies, frozenset(keys))
 
     # --- the resource side, with placeholders -----------------------------------------------
 
@@ -389,7 +427,7 @@ class BucketClasses:
         found = self._places[actions] = _Places()
         summaries: dict[tuple[int, str, bool], _Summary | None] = {}
         for principal in self.graph:
-            for policy in _own_policies(principal):
+            for policy in principal.own_policies():
                 own = any(policy is p for p in principal.identity)
                 cache_key = (id(policy.document), policy.id, own)
                 if cache_key not in summaries:
@@ -483,11 +521,6 @@ def _may_act_on(document: Any, service: str) -> bool:
             if named == service or "*" in named or "?" in named:
                 return True
     return False
-
-
-def _own_policies(principal: Principal) -> tuple[NamedPolicy, ...]:
-    boundary = (principal.boundary,) if principal.boundary is not None else ()
-    return (*principal.identity, *boundary)
 
 
 def _bucket_placed(value: Any, bucket_arn: str) -> Any:

@@ -12,6 +12,11 @@ For one bucket and one access class:
    ``kms:GenerateDataKey`` on the key (``kms.KeySide``); both answers must hold.
 4. **Role chains.** Whoever can assume a role that has an answer gets it too, with the hops
    in its proof (``principals.reach``).
+5. **Organization guardrails.** Each request is also asked of the SCPs of the caller's account
+   and the RCPs of the account of the bucket, key or role it touches (``organization``);
+   they never grant, so proofs cite them only through conditions that could still deny. An
+   account whose levels are not known leaves them out, and ``AssetAccess.may_not_hold`` says
+   which grants they could remove.
 
 Buckets alike (``alike``): a principal whose own policies do not name a bucket gets the same
 answer on every bucket of the bucket's class (the same resource side but for the bucket's
@@ -47,8 +52,11 @@ from auditor.access.aws.alike import (
     keep,
 )
 from auditor.access.aws.context import Evaluations, Outcome, better
+from auditor.access.aws.evaluator import PolicySet
 from auditor.access.aws.kms import KMS_NEEDS, KeyAnswers, KeySide, key_side
+from auditor.access.aws.policy import caller_of
 from auditor.access.aws.principals import (
+    ANY_AWS,
     KEPT_AT_MOST,
     PUBLIC,
     Admission,
@@ -151,7 +159,8 @@ class AccessModel:
         grants: list[AccessGrant] = []
         for access in ACCESS_CLASSES:
             grants.extend(self.grants(side, question_for(access)))
-        return AssetAccess(resource_id=side.arn, grants=grants, unknown=self.unknown(side))
+        return AssetAccess(resource_id=side.arn, grants=grants, unknown=self.unknown(side),
+                           may_not_hold=self.may_not_hold(side, grants))
 
     def who_can(self, resource_ref: str, action: str) -> list[AccessGrant]:
         if not resource_ref.startswith(S3_ARN) or not bucket_name(resource_ref):
@@ -173,6 +182,28 @@ class AccessModel:
         notes.extend(self._graph_unknown)
         return sorted(set(notes))
 
+    def may_not_hold(self, side: BucketSide, grants: Iterable[AccessGrant]) -> list[str]:
+        """The guardrails not known that could remove some of ``grants``: the SCPs of an
+        account whose principal takes a step of a proof, the RCPs of the bucket's account,
+        of its key's and of a role's that a proof assumes."""
+        guardrails = self.graph.guardrails
+        if not guardrails.scp_gaps and not guardrails.rcp_gaps:
+            return []
+        notes: set[str | None] = set()
+        grants = list(grants)
+        if grants:
+            key = self.key(side)
+            notes.add(guardrails.rcp_gap(side.account))
+            if key is not None and not key.managed:
+                notes.add(guardrails.rcp_gap(key.account))
+        for grant in grants:
+            for step in grant.path:
+                notes.add(guardrails.scp_gap(caller_of(step.principal).account))
+                if step.action.lower().startswith("sts:assumerole"):
+                    notes.add(guardrails.rcp_gap(caller_of(step.policy.split("#")[0]).account))
+            notes.add(guardrails.scp_gap(caller_of(grant.principal).account))
+        return sorted(note for note in notes if note is not None)
+
     # --- the work -----------------------------------------------------------------------
 
     def bucket(self, bucket_arn: str) -> BucketSide:
@@ -188,7 +219,8 @@ class AccessModel:
 
     def key(self, side: BucketSide) -> KeySide | None:
         if side.arn not in self._keys:
-            self._keys[side.arn] = key_side(side.resource, self.inventory, side.unknown)
+            self._keys[side.arn] = key_side(side.resource, self.inventory, side.unknown,
+                                            self.graph.guardrails)
         return self._keys[side.arn]
 
     def grants(self, side: BucketSide, question: Question) -> list[AccessGrant]:
@@ -304,7 +336,8 @@ class AccessModel:
 
     def _s3_part(self, side: BucketSide, principal: Principal) -> S3Part:
         """The evaluator's S3 answers for the principal, as the bucket explains them."""
-        policies = principal.policies(side.policy_for(principal), "s3")
+        policies = principal.policies(side.policy_for(principal), "s3",
+                                      self.graph.guardrails.rcps_of(side.account))
         context = self._s3_context(side, principal)
 
         def ask(action: str, _index: int, resource: str) -> Outcome | None:
@@ -562,11 +595,26 @@ class AccessModel:
                     continue
                 if KMS_NEEDS.get(action) and self.key(side) is not None:
                     continue  # whether that account may use the key cannot be judged
+                guard = self._unmapped_guard(side, action, grant.target if grant.on_object
+                                             else asked[0])
+                if guard is None:
+                    continue
                 step = PathStep(grant.grantee, action, grant.source, grant.label)
                 found[grant.grantee] = AccessGrant(
                     principal=grant.grantee, kind="external-account", human=None,
-                    access=question.access, action=action, decision="allow", path=(step,))
+                    access=question.access, action=action, decision=guard.decision,
+                    conditions=guard.conditions, path=(step,))
         return found.values()
+
+    def _unmapped_guard(self, side: BucketSide, action: str, resource: str) -> Outcome | None:
+        """What the bucket account's RCPs say to a grantee no principal stands for: what
+        they say to any principal of any account."""
+        rcps = self.graph.guardrails.rcps_of(side.account)
+        anyone = self.graph.get(ANY_AWS)
+        if rcps is None or anyone is None:
+            return _NOTHING_NEEDED
+        return self.evaluations.guardrails(anyone.caller, action, resource, side.account,
+                                           PolicySet(rcps=rcps), self._s3_context(side, anyone))
 
 
 def _answered(found: Iterable[tuple[str, tuple[str, Outcome] | None]]

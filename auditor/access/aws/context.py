@@ -278,7 +278,7 @@ class Evaluations:
         self._memo: dict[tuple[Any, ...], _MemoEntry] = {}
         self._content: dict[int, tuple[Any, str]] = {}
         self._lowered: dict[int, tuple[Mapping[str, ContextValue], dict[str, str]]] = {}
-        self._by_action: dict[tuple[int, str], _ByAction] = {}
+        self._by_action: dict[tuple[int, str, bool], _ByAction] = {}
         self._own: dict[tuple[int, int, int, str], tuple[Any, _Relevant]] = {}
         self._levels: dict[tuple[int, int, str], tuple[Any, Any, _Relevant]] = {}
         self._guarded: dict[tuple[Any, ...], Outcome | None] = {}
@@ -390,9 +390,10 @@ class Evaluations:
         if relevant is None:
             return None
         projected = self.project(caller.keys, extra, relevant.keys)
+        # the evaluator derives a key from who asks only when the context does not give it
         who: Any = (caller.request_arn
-                    if relevant.names_caller or relevant.keys & DERIVED_FROM_CALLER
-                    else caller_of(caller.request_arn).kind)
+                    if relevant.names_caller or (relevant.keys & DERIVED_FROM_CALLER)
+                    - projected.keys() else caller_of(caller.request_arn).kind)
         # a boundary matters to a Deny with NotPrincipal only (it names the caller)
         bounded = relevant.names_caller and policies.boundary is not None
         return ((who, caller.account, caller.tag_keys is None, bounded, action_lower,
@@ -419,8 +420,8 @@ class Evaluations:
                     found = self.matching(policy, action_lower, resource, values=values)
                     if found is None:
                         return None
-                    constant = constant and self._by_action[(id(policy.document), action_lower)
-                                                            ].constant is not None
+                    constant = constant and self._sorted(policy, action_lower,
+                                                         False).constant is not None
                     chosen.extend(found[0])
                     keys |= found[1]
                     names_caller = names_caller or _names_some(policy, found[0])
@@ -528,8 +529,8 @@ class Evaluations:
             found = self.matching(policy, action_lower, resource, values=values)
             if found is None:
                 return None
-            constant = constant and self._by_action[(id(policy.document), action_lower)
-                                                    ].constant is not None
+            constant = constant and self._sorted(policy, action_lower,
+                                                 False).constant is not None
             if layer == "I":
                 ids.extend(("I", index) for index in found[0])
             else:  # present with no matching statement still denies: the layer is in the key
@@ -599,7 +600,8 @@ class Evaluations:
         return found.placement
 
     def _sorted(self, policy: NamedPolicy, action_lower: str, by_content: bool) -> _ByAction:
-        cache_key = (id(policy.document), action_lower)
+        # a document read by content names its statements, and reads its keys, otherwise
+        cache_key = (id(policy.document), action_lower, by_content)
         found = self._by_action.get(cache_key)
         if found is None or found.document is not policy.document:
             found = self._by_action[cache_key] = self._sort_statements(policy, action_lower,

@@ -5,8 +5,9 @@ configured); they feed findings such as "this user can make itself admin".
 
 The methods are data: DataDog's pathfinding.cloud catalogue (a reduced copy with its LICENSE
 and SOURCE beside it; ``load_methods``). A method applies to a principal when every permission
-it requires is allowed (or conditionally allowed) by the principal's identity policies and
-boundary, each on the resource it acts on:
+it requires is allowed (or conditionally allowed) by the principal's identity policies,
+boundary and the SCPs of its account (``Principal.policies``; IAM takes no RCPs), each on the
+resource it acts on:
 
 * ``iam:PassRole`` and the other actions of a pass-role method: the roles that the method's
   service may assume (its service principal is named in their trust policy); the service's

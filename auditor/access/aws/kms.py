@@ -13,6 +13,8 @@
   the key policy AWS documents for it, not by what an emulator returns: any principal of the
   key's account may use it through S3, no other account can.
 * Anonymous callers never read or write SSE-KMS objects. A disabled key serves nobody.
+* The RCPs of the key's account govern a customer managed key (not an AWS managed one), and
+  the caller's SCPs any request it makes: a grant allows only what they let through too.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from auditor.access.aws.context import (
     Evaluations,
     Outcome,
     better,
+    both,
 )
 from auditor.access.aws.evaluator import NamedPolicy, Request, derived_keys
+from auditor.access.aws.organization import Guardrails, Levels
 from auditor.access.aws.policy import Mode, caller_of, policy_for
 from auditor.access.aws.principals import KEPT_AT_MOST, Principal, acting_for, as_list
 from auditor.access.aws.variables import RequestValues, Template, Variable
@@ -84,6 +88,7 @@ class KeySide:
     tags: Mapping[str, str] = field(default_factory=dict)
     enabled: bool = True
     managed: bool = False
+    rcps: Levels | None = None  # the RCP levels of the key's account
     # answers by (principal, action, encryption context), and contexts by caller account
     _answers: dict[tuple[str, str, str], Outcome | None] = field(default_factory=dict)
     _contexts: dict[tuple[str, str | None, bool], dict[str, ContextValue]] = field(
@@ -101,9 +106,14 @@ class KeySide:
         key = (principal.arn, action, encrypted)
         if key not in self._answers:
             context = self.request_context(principal, encrypted)
-            by_policy = principal.ask(evaluations, action, self.arn, self.account,
-                                      principal.policies(self.policy, "kms"), context)
-            self._answers[key] = better(by_policy, self._by_grant(principal, action, context))
+            policies = principal.policies(self.policy, "kms", self.rcps)
+            by_policy = principal.ask(evaluations, action, self.arn, self.account, policies,
+                                      context)
+            by_grant = self._by_grant(principal, action, context)
+            if by_grant is not None and (policies.scps is not None or policies.rcps is not None):
+                by_grant = both(by_grant, evaluations.guardrails(
+                    principal.caller, action, self.arn, self.account, policies, context))
+            self._answers[key] = better(by_policy, by_grant)
         return self._answers[key]
 
     def request_context(self, principal: Principal,
@@ -226,15 +236,17 @@ class KeyAnswers:
         if any(str(g.get("grantee_principal")) == principal.arn for g in key.grants):
             return None
         context = key.request_context(principal, encrypted)
-        own = self.evaluations.own_statements(principal.caller,
-                                              principal.policies(key.policy, "kms"),
-                                              action, key.arn, context)
-        if own is None or (own[1] | keys) & DERIVED_FROM_CALLER:
+        policies = principal.policies(key.policy, "kms", key.rcps)
+        own = self.evaluations.own_statements(principal.caller, policies, action, key.arn,
+                                              context)
+        guard = self.evaluations.guard_key(principal.caller, action, key.arn, key.account,
+                                           policies, context)
+        if own is None or guard is None or (own[1] | keys) & DERIVED_FROM_CALLER:
             return None
         projected = self.evaluations.project(principal.caller.keys, context,
                                              frozenset(own[1] | keys))
         return (identity, action, results, caller.kind, principal.account, own[0],
-                tuple(sorted(projected.items())))
+                tuple(sorted(projected.items())), guard)
 
     def context_results(self, key: KeySide, principal: Principal, action: str,
                         bucket_arn: str, object_arn: str) -> tuple[Any, ...] | None:
@@ -283,8 +295,9 @@ class KeyAnswers:
         if found is None or found[0] is not key:
             policy = self.evaluations.signature(key.policy.document) if key.policy else None
             grants = json.dumps(key.grants, sort_keys=True, default=str)
+            # RCP levels are one object per set of levels (``organization.Guardrails``)
             described = (key.arn, key.account, key.region, key.enabled, key.managed, policy,
-                         grants, tuple(sorted(key.tags.items())))
+                         grants, tuple(sorted(key.tags.items())), id(key.rcps))
             number = self._identities.get(described)
             if number is None:
                 number = self._identities[described] = len(self._uniform)
@@ -300,8 +313,10 @@ class KeyAnswers:
                     action: str) -> tuple[ConditionClause, ...] | None:
         """The conditions reading the encryption context that can decide the request: the
         principal's and the key policy's; None when something else reads it."""
-        own = self._statements_reading(_own(principal), action)
-        keys = self._statements_reading((key.policy,) if key.policy else (), action)
+        own = self._statements_reading(principal.own_policies(), action)
+        guarded = tuple(p for level in key.rcps or () for p in level)
+        keys = self._statements_reading((key.policy, *guarded) if key.policy else guarded,
+                                        action)
         return None if own is None or keys is None else own + keys
 
     def _statements_reading(self, policies: tuple[NamedPolicy, ...],
@@ -355,11 +370,6 @@ ENCRYPTION_CONTEXT_KEY = "kms:encryptioncontext:aws:s3:arn"
 _NAMING = (Mode.DIRECT, Mode.ROLE)  # how a Principal element names one principal
 
 
-def _own(principal: Principal) -> tuple[NamedPolicy, ...]:
-    boundary = (principal.boundary,) if principal.boundary is not None else ()
-    return (*principal.identity, *boundary)
-
-
 def _variables(template: Template) -> set[str]:
     return {p.key for p in template.parts if isinstance(p, Variable)}
 
@@ -380,7 +390,8 @@ def _constraints_hold(constraints: Any, context: Mapping[str, ContextValue]) -> 
     return "allow"
 
 
-def key_side(bucket: Resource, inventory: Inventory, unknown: list[str]) -> KeySide | None:
+def key_side(bucket: Resource, inventory: Inventory, unknown: list[str],
+             guardrails: Guardrails) -> KeySide | None:
     """The bucket's default-encryption key, or None when objects are not SSE-KMS."""
     if "encryption" in bucket.unknown:
         unknown.append(f"{bucket.id}: default encryption not collected, KMS not checked")
@@ -403,7 +414,8 @@ def key_side(bucket: Resource, inventory: Inventory, unknown: list[str]) -> KeyS
         unknown.append(f"{bucket.id}: KMS key {reference} is not in the inventory, "
                        "who may decrypt is unknown")
         account, key_region = _owner(reference, bucket.account, region)
-        return KeySide(reference, reference, account, key_region, bucket_key, policy=None)
+        return KeySide(reference, reference, account, key_region, bucket_key, policy=None,
+                       rcps=guardrails.rcps_of(account))
     attrs = record.attributes
     policy = attrs.get("policy")
     if policy is None or "policy" in record.unknown:
@@ -414,7 +426,9 @@ def key_side(bucket: Resource, inventory: Inventory, unknown: list[str]) -> KeyS
     enabled = attrs.get("enabled") is not False and attrs.get("key_state") in (None, "Enabled")
     return KeySide(reference, record.id, record.account, record.region or region, bucket_key,
                    policy=NamedPolicy(f"{record.id}#key-policy", policy) if policy else None,
-                   grants=grants, tags=dict(record.tags), enabled=enabled)
+                   grants=grants, tags=dict(record.tags), enabled=enabled,
+                   rcps=None if attrs.get("key_manager") == "AWS"
+                   else guardrails.rcps_of(record.account))
 
 
 def _owner(reference: str, account: str, region: str) -> tuple[str, str]:

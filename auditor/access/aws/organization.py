@@ -35,6 +35,7 @@ from auditor.inventory import Inventory, Resource
 
 ACCOUNT_TYPE = "aws.organizations.account"
 POLICY_TYPE = "aws.organizations.policy"
+ORGANIZATIONS_TYPES = "aws.organizations."
 SCP_ATTRIBUTE = "service_control_policies"
 RCP_ATTRIBUTE = "resource_control_policies"
 PARENTS_ATTRIBUTE = "parents"

@@ -23,6 +23,11 @@ Roles are not human. External, public, service and federated principals: unknown
 A role session's ``aws:PrincipalTag/*`` are the role's tags (tags passed when assuming it are
 not known to an audit); its ``aws:userid`` is ``ROLEID:<session name>`` with a placeholder name.
 
+Organization guardrails (``organization``): a principal of a member account carries the SCP
+levels of its account (``Principal.scps``; not a service-linked role), and a request to a
+resource of a member account carries that account's RCP levels, given by whoever asks about
+the resource (``Principal.policies``), except for a service-linked role.
+
 Role assumption is an edge ``A -> role``: the role's trust policy must allow ``A`` on its own;
 a same-account user or role named directly needs no identity allow (its boundary still
 applies), anyone else also needs its identity side to allow ``sts:AssumeRole``. Service
@@ -36,7 +41,7 @@ import heapq
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -54,6 +59,13 @@ from auditor.access.aws.context import (
     statements,
 )
 from auditor.access.aws.evaluator import NamedPolicy, PolicySet, ResourcePolicyKind
+from auditor.access.aws.organization import (
+    NO_GUARDRAILS,
+    ORGANIZATIONS_TYPES,
+    Guardrails,
+    Levels,
+    read_guardrails,
+)
 from auditor.access.aws.variables import Glob, glob_from_text
 from auditor.inventory import Inventory, Resource
 
@@ -118,11 +130,22 @@ class Principal:
     trust: NamedPolicy | None = None
     audited: bool = False  # a principal of a scanned account: its policies are known
     unknown: tuple[str, ...] = ()
+    scps: Levels | None = None  # the SCP levels of its account, when they govern it
+    service_linked: bool = False  # governed by neither SCPs nor RCPs
 
     def policies(self, resource: NamedPolicy | None = None,
-                 kind: ResourcePolicyKind = "generic") -> PolicySet:
+                 kind: ResourcePolicyKind = "generic",
+                 rcps: Levels | None = None) -> PolicySet:
+        """What decides a request of this principal to a resource with policy ``resource``,
+        in an account with RCP levels ``rcps``."""
         return PolicySet(identity=self.identity, resource=resource,
-                         resource_policy_kind=kind, boundary=self.boundary)
+                         resource_policy_kind=kind, boundary=self.boundary, scps=self.scps,
+                         rcps=None if self.service_linked else rcps)
+
+    def own_policies(self) -> tuple[NamedPolicy, ...]:
+        """Its identity policies, boundary and SCPs: every policy of its own side."""
+        boundary = (self.boundary,) if self.boundary is not None else ()
+        return (*self.identity, *boundary, *(p for level in self.scps or () for p in level))
 
     def ask(self, evaluations: Evaluations, action: str, resource: str,
             resource_account: str | None, policies: PolicySet,
@@ -135,6 +158,7 @@ class Principal:
 class PrincipalGraph:
     principals: dict[str, Principal] = field(default_factory=dict)
     org_ids: dict[str, str | None] = field(default_factory=dict)  # audited account -> org
+    guardrails: Guardrails = NO_GUARDRAILS
     by_account: dict[str, list[Principal]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, principal: Principal) -> None:
@@ -164,30 +188,43 @@ def build_graph(inventory: Inventory,
                 named: Iterable[tuple[str, str]] = ()) -> PrincipalGraph:
     """Every principal of the inventory; ``named`` adds Principal-element entries that other
     grants name (``("Service", "logging.s3.amazonaws.com")`` for an S3 ACL, say)."""
-    graph = PrincipalGraph()
+    guardrails = read_guardrails(inventory)
+    graph = PrincipalGraph(guardrails=guardrails)
     audited = _audited_accounts(inventory)
-    graph.org_ids = {account: _organization(inventory, account) for account in audited}
+    graph.org_ids = {account: _organization(inventory, account)
+                     or guardrails.org_ids.get(account) for account in audited}
     managed = {r.id: r for r in inventory.of_type("aws.iam.policy")}
     groups = {(r.account, r.name): r for r in inventory.of_type("aws.iam.group")}
-    for account in sorted(audited):
-        graph.add(_root(account, graph.org_ids.get(account)))
-    for user in inventory.of_type("aws.iam.user"):
-        graph.add(_user(user, managed, groups, graph.org_ids.get(user.account)))
-    for role in inventory.of_type("aws.iam.role"):
-        graph.add(_role(role, managed, graph.org_ids.get(role.account)))
-    for entry_type, value in sorted(_named_in_resource_policies(inventory) | set(named)):
-        principal = _named_principal(entry_type, value, audited)
+
+    def add(principal: Principal | None) -> None:
         if principal is not None:
-            graph.add(principal)
+            graph.add(_governed(principal, guardrails))
+
+    for account in sorted(audited):
+        add(_root(account, graph.org_ids.get(account)))
+    for user in inventory.of_type("aws.iam.user"):
+        add(_user(user, managed, groups, graph.org_ids.get(user.account)))
+    for role in inventory.of_type("aws.iam.role"):
+        add(_role(role, managed, graph.org_ids.get(role.account)))
+    for entry_type, value in sorted(_named_in_resource_policies(inventory) | set(named)):
+        add(_named_principal(entry_type, value, audited, guardrails.org_ids))
     graph.add(_public())
     graph.add(_any_aws())
     return graph
 
 
+def _governed(principal: Principal, guardrails: Guardrails) -> Principal:
+    """The principal with the SCP levels of its account, if they govern it."""
+    levels = None if principal.service_linked else guardrails.scps_of(principal.account)
+    return principal if levels is None else replace(principal, scps=levels)
+
+
 def _audited_accounts(inventory: Inventory) -> set[str]:
     accounts = {s.account for s in inventory.scopes if s.provider == "aws"}
+    # the organization's records name every member account, scanned or not
     accounts.update(r.account for r in inventory.resources
-                    if r.provider == "aws" and _ACCOUNT_ID.match(r.account or ""))
+                    if r.provider == "aws" and _ACCOUNT_ID.match(r.account or "")
+                    and not r.type.startswith(ORGANIZATIONS_TYPES))
     return {a for a in accounts if _ACCOUNT_ID.match(a or "")}
 
 
@@ -258,11 +295,13 @@ def _role(resource: Resource, managed: Mapping[str, Resource], org_id: str | Non
     if attrs.get("role_id"):
         keys["aws:userid"] = f"{attrs['role_id']}:{SESSION_NAME}"
     trust = attrs.get("trust_policy")
+    service_linked = attrs.get("service_linked") is True or str(
+        attrs.get("path") or "").startswith("/aws-service-role/")
     return Principal(
         arn=resource.id, kind="role", account=resource.account, human=False,
         identity=identity, boundary=_boundary(resource, managed, unknown),
         trust=NamedPolicy(f"{resource.id}#trust-policy", trust) if trust else None,
-        audited=True, unknown=tuple(unknown),
+        audited=True, unknown=tuple(unknown), service_linked=service_linked,
         caller=Caller(request_arn=session_arn(resource.account, resource.name),
                       account=resource.account, keys=keys, tag_keys=_tag_keys(resource.tags)))
 
@@ -322,7 +361,8 @@ def _grantee_entry(grantee: str) -> tuple[str, str]:
     return ("Service", grantee) if grantee.endswith(".amazonaws.com") else ("AWS", grantee)
 
 
-def _named_principal(entry_type: str, value: str, audited: set[str]) -> Principal | None:
+def _named_principal(entry_type: str, value: str, audited: set[str],
+                     org_ids: Mapping[str, str]) -> Principal | None:
     if entry_type == "Service":
         return service_principal(value)
     if entry_type == "Federated":
@@ -335,12 +375,17 @@ def _named_principal(entry_type: str, value: str, audited: set[str]) -> Principa
     match = _IAM_ARN.match(arn)
     if not match or match.group(1) in audited:
         return None  # audited principals come from IAM; unknown ones do not exist
-    return external_principal(arn, match.group(1), match.group(2))
+    return external_principal(arn, match.group(1), match.group(2), org_ids.get(match.group(1)))
 
 
-def external_principal(arn: str, account: str, resource: str) -> Principal:
+def external_principal(arn: str, account: str, resource: str,
+                       org_id: str | None = None) -> Principal:
+    """A principal of an account that was not scanned (``org_id``: its organization, when
+    the inventory lists the account as a member)."""
     keys: dict[str, ContextValue] = dict(SIGNED_REQUEST_SHAPE)
     keys.update({"aws:PrincipalAccount": account, "aws:PrincipalIsAWSService": "false"})
+    if org_id:
+        keys["aws:PrincipalOrgID"] = org_id
     request_arn = arn
     if resource != "root":  # a named principal of that account: its ARN is known
         keys["aws:PrincipalArn"] = arn
@@ -646,7 +691,7 @@ class Assumptions:
         self.index = index
         self.evaluations = evaluations
         self._into: dict[str, tuple[EdgeGroup, ...]] = {}
-        self._shared: dict[tuple[str | None, str], tuple[EdgeGroup, frozenset[str]]] = {}
+        self._shared: dict[tuple[str | None, bool, str], tuple[EdgeGroup, frozenset[str]]] = {}
         self._follow: Callable[[str], bool] | None = None
         self._chains: dict[tuple[int, int], tuple[Outcome, Outcome, Outcome]] = {}
         self._renames: dict[tuple[int, str | None], tuple[Outcome, Outcome]] = {}
@@ -711,14 +756,17 @@ class Assumptions:
 
     def _shared_group(self, role: Principal) -> tuple[EdgeGroup, frozenset[str]]:
         assert role.trust is not None
-        key = (role.account, self.evaluations.signature(role.trust.document))
+        # what the role's account's RCPs say depends on the account, and on the role (``_rcps``)
+        key = (role.account, role.service_linked, self.evaluations.signature(role.trust.document))
         found = self._shared.get(key)
         if found is None:
             edges: list[AssumeEdge] = []
             decided: set[str] = set()
+            rcps = self._rcps(role)
             for candidate in self._candidates(role, self.index.anywhere(ASSUME_ACTIONS)):
                 action = assume_action(candidate)
-                if not self.evaluations.resource_free(candidate.policies(), action):
+                if not self.evaluations.resource_free(candidate.policies(None, "trust", rcps),
+                                                      action):
                     continue  # what it may assume depends on the role: asked per role
                 decided.add(candidate.arn)
                 edge = self._edge(candidate, role)
@@ -727,6 +775,11 @@ class Assumptions:
             found = self._shared[key] = (EdgeGroup(tuple(edges), True, role.trust.id),
                                          frozenset(decided))
         return found
+
+    def _rcps(self, role: Principal) -> Levels | None:
+        """The RCPs on assuming the role: its account's, but for a service-linked role, which
+        RCPs do not keep its service from assuming."""
+        return None if role.service_linked else self.graph.guardrails.rcps_of(role.account)
 
     def _candidates(self, role: Principal, delegates: set[str] | frozenset[str]
                     ) -> list[Principal]:
@@ -739,8 +792,9 @@ class Assumptions:
     def _edge(self, candidate: Principal, role: Principal) -> AssumeEdge | None:
         assert role.trust is not None
         keys = dict(_trust_request_keys(role), **acting_for(candidate, role.account))
+        policies = candidate.policies(role.trust, "trust", self._rcps(role))
         outcome = candidate.ask(self.evaluations, assume_action(candidate), role.arn,
-                                role.account, candidate.policies(role.trust, "trust"), keys)
+                                role.account, policies, keys)
         return AssumeEdge(candidate.arn, outcome) if outcome is not None else None
 
 
