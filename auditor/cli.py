@@ -447,6 +447,12 @@ def who_can(action: str, resource: str, inventory_path: Path | None, profile_nam
         click.echo(json.dumps([g.to_dict() for g in grants], indent=1, ensure_ascii=False))
     else:
         click.echo(format_grants(grants))
+    errors = len(inventory.errors)
+    if errors:
+        # the list may miss principals, or name ones a policy nobody could read would stop
+        _stderr(f"incomplete: the inventory holds {errors} collection error(s); principals or "
+                "policies it could not read are not in this answer (audit evaluate reports "
+                "them per asset)", level="warning", collection_errors=errors)
 
 
 @main.command("diff")
