@@ -10,7 +10,7 @@ make is covered by it.
 The AWS scanner declares one more permission apart, ``entry_permissions`` (``sts:AssumeRole``):
 only the identity that enters the other accounts of an organization needs it, and only on the
 role it enters, so it is added when that role is named. Likewise ``audit activity`` reading
-logs from ``s3://`` prefixes needs ``auditor.activity.sources.S3_LIST_PERMISSIONS`` on those
+logs from ``s3://`` prefixes needs ``auditor.scanners.aws.log_objects.S3_LOG_PERMISSIONS`` on those
 prefixes only, added when they are named.
 """
 
@@ -91,14 +91,14 @@ def _aws_policy(needs: Needs) -> dict[str, Any]:
         statements.append({"Sid": ENTRY_SID, "Effect": "Allow", "Action": list(needs.entry),
                            "Resource": f"arn:aws:iam::*:role/{needs.entry_role.strip('/')}"})
     if needs.log_buckets:
-        from auditor.activity.sources import S3_LIST_PERMISSIONS
+        from auditor.scanners.aws.log_objects import S3_LOG_PERMISSIONS
 
         # listing is granted on the bucket, reading on the keys under the prefix
         resources = sorted({f"arn:aws:s3:::{bucket}" for bucket, _ in needs.log_buckets}
                            | {f"arn:aws:s3:::{bucket}/{prefix}*"
                               for bucket, prefix in needs.log_buckets})
         statements.append({"Sid": LOGS_SID, "Effect": "Allow",
-                           "Action": sorted(S3_LIST_PERMISSIONS), "Resource": resources})
+                           "Action": sorted(S3_LOG_PERMISSIONS), "Resource": resources})
     return {"Version": AWS_POLICY_VERSION, "Statement": statements}
 
 

@@ -42,7 +42,7 @@ pytest-xdist too):
    scanner declares it apart as an entry permission); Google gRPC methods ``Get*`` (with
    ``GetIamPolicy``), ``List*``, ``TestIamPermissions``; Cloud Storage requests ``GET``/``HEAD``;
 2. covered: every call made by code that reads the customer's cloud (``auditor/scanners/``,
-   and ``auditor/activity/sources.py`` fetching s3:// logs) needs an IAM permission
+   and ``auditor/scanners/aws/log_objects.py`` fetching s3:// logs) needs an IAM permission
    that ``auditor.permissions.least_privilege_policy(provider)`` grants. The permission of a
    call is derived here, independently of the scanners' tables: ``<prefix>:<Operation>`` for
    AWS, with the documented irregular names in ``AWS_IRREGULAR_ACTIONS``; tables for Google.
@@ -72,9 +72,10 @@ AUDITOR_DIR = os.path.dirname(auditor.__file__) + os.sep
 # auditor code whose calls are not the auditor reading: it writes on purpose, elsewhere
 SANCTIONED_WRITERS = ("demo/", "deliver/")
 # auditor code that reads the customer's cloud: every call it makes must be granted by
-# `audit permissions` (the scanners, and `audit activity` fetching s3:// logs)
-LOG_READER = "activity/sources.py"
-CLOUD_READERS = ("scanners/", LOG_READER)
+# `audit permissions`; the log reader (`audit activity` fetching s3:// logs) by what
+# `--log-source` adds
+CLOUD_READERS = ("scanners/",)
+LOG_READER = "scanners/aws/log_objects.py"
 AUDITOR_USER_AGENT = re.compile(r"(^|\s)auditor/")
 
 AWS_READ_VERBS = re.compile(r"^(List|Get|Describe|Head|Lookup)[A-Z]")

@@ -41,7 +41,8 @@ asset; the logs say who *did*, how much, when and from where.
 
 ``run_activity`` chains it all; the settings and log sources are ``[profiles.NAME.activity]``
 (``settings.ACTIVITY_OPTIONS``). Like the rest of the pipeline after ``scan``, nothing here
-calls a cloud API, except ``sources.fetch_s3`` reading log objects (read-only).
+calls a cloud API, except reading log objects from s3:// prefixes, which the scanners do for it
+(``auditor.scanners.aws.log_objects``).
 """
 
 from auditor.activity.detections import DETECTIONS, run_detections
