@@ -11,6 +11,7 @@ import pytest
 
 from auditor.access.aws.escalation import escalation_paths
 from auditor.findings import Finding
+from auditor.inventory import CollectionError
 from auditor.pipeline import analyze
 from auditor.rules import aws_escalation
 from auditor.rules.engine import evaluate_rules
@@ -261,3 +262,23 @@ def test_scanned_clean_resources_get_nothing_from_these_rules_at_medium_or_above
     _result, found = audited
     assert [f.rule_id for f in found if f.rule_id in ours and f.severity != "info"
             and scenario_names(f) & clean] == []
+
+
+# --- an object ACL that could not be read hides readers, never writers -------------------------
+
+def test_unread_object_acls_leave_reads_undecided_and_writes_decided() -> None:
+    inv = inventory(bucket("weights", tags=WEIGHTS), user("ops", {"all": doc(allow("s3:ListBucket"))}))
+    inv.add([CollectionError(provider="aws", account="111122223333", service="s3",
+                             operation="GetObjectAcl", code="AccessDenied", message="denied",
+                             region="us-east-1", resource_id="arn:aws:s3:::weights",
+                             attribute="object_sample.acl")])
+    _, access = analyze(inv)
+    asset = access.for_resource("arn:aws:s3:::weights")
+    assert asset.unknown == [] and asset.unknown_about("write") == []
+    assert asset.unknown_about("read") and asset.unknown_about("admin")
+    assert asset.all_unknown() == asset.unknown_about("read")
+    statuses = {(f.rule_id, f.status) for f in findings(
+        [BUNDLED["aws.s3.sensitive-public-read"], BUNDLED["aws.s3.sensitive-public-write"]], inv)}
+    # a read the ACL may grant is undecided; a write it cannot grant is decided (a pass: no
+    # finding)
+    assert statuses == {("aws.s3.sensitive-public-read", "error")}

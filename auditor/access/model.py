@@ -67,9 +67,21 @@ class AssetAccess:
     # why some listed grants may not hold (a deny policy that was not collected): these
     # cannot add principals, so "nobody" answers stay certain
     may_not_hold: list[str] = field(default_factory=list)
+    # gaps that can add principals for some access classes only (object ACLs that could not
+    # be read grant reads and ACL changes, never writes or deletes): access class -> why
+    unknown_for: dict[str, list[str]] = field(default_factory=dict)
 
     def who(self, access: AccessClass) -> list[AccessGrant]:
         return [g for g in self.grants if g.access == access]
+
+    def unknown_about(self, access: AccessClass) -> list[str]:
+        """Why more principals than listed may have ``access``."""
+        return [*self.unknown, *self.unknown_for.get(access, ())]
+
+    def all_unknown(self) -> list[str]:
+        """Every gap, whatever access it concerns (for reports)."""
+        return sorted({*self.unknown, *(why for notes in self.unknown_for.values()
+                                        for why in notes)})
 
 
 @dataclass(slots=True)

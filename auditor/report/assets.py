@@ -96,7 +96,7 @@ def sensitive_assets(result: RunResult) -> list[SensitiveAsset]:
                              location=f"classifications[{resource_id!r}]")
         analysis = result.access.for_resource(resource_id)
         grants = sorted(analysis.grants, key=_grant_order) if analysis else []
-        unknown = sorted(set(analysis.unknown)) if analysis else [NOT_ANALYZED]
+        unknown = analysis.all_unknown() if analysis else [NOT_ANALYZED]
         assets.append(SensitiveAsset(resource=resource_ref(resource), tags=dict(resource.tags),
                                      classification=classification, grants=tuple(grants),
                                      unknown=tuple(unknown)))

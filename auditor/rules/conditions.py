@@ -184,8 +184,9 @@ class AccessTest:
         if asset is None:
             trace.note(resource.id, "its access was not analyzed")
             return None
-        if asset.unknown:
-            for why in asset.unknown:
+        gaps = asset.unknown_about(self.access)
+        if gaps:
+            for why in gaps:
                 trace.note(resource.id, f"access analysis is incomplete: {why}")
             return None
         return result
@@ -238,7 +239,7 @@ class Reaches:
                   if g.access in self.access and self._involves(g, me)]
         result = count_principals(judged, 0)
         if result is True:
-            trace.caveats.extend(caveats(asset) + asset.unknown)
+            trace.caveats.extend(caveats(asset) + asset.all_unknown())
             return True, [g for g, matched in judged if matched is True]
         # an asset whose analysis is incomplete is an error of the rules on that asset, not
         # repeated on every principal its gaps might name; but a gap in this principal's own

@@ -80,7 +80,7 @@ from auditor.access.aws.s3 import (
 from auditor.access.model import ACCESS_CLASSES, AccessGrant, AssetAccess, PathStep
 from auditor.classify.model import Classification
 from auditor.errors import InputError
-from auditor.inventory import Inventory
+from auditor.inventory import CollectionError, Inventory
 
 _NOTHING_NEEDED = Outcome("allow")
 _UNSET: Any = object()
@@ -97,6 +97,16 @@ class Question:
     access: str  # the access class, or the concrete action for an ad-hoc query
     actions: tuple[str, ...]
     object_key: str | None = None  # a specific object, or None for the sampled ones
+
+
+# object ACLs grant READ (s3:GetObject), READ_ACP and WRITE_ACP (s3:PutObjectAcl, an admin
+# action), never a write or a delete of the object: what their collection failures can hide
+OBJECT_ACL_OPERATIONS = frozenset({"GetObjectAcl"})
+OBJECT_ACL_ACCESS = ("read", "admin")
+
+
+def _failed(error: CollectionError) -> str:
+    return f"{error.service} {error.operation} failed ({error.code}): {error.message}"
 
 
 class AwsAnalyzer:
@@ -160,7 +170,8 @@ class AccessModel:
         for access in ACCESS_CLASSES:
             grants.extend(self.grants(side, question_for(access)))
         return AssetAccess(resource_id=side.arn, grants=grants, unknown=self.unknown(side),
-                           may_not_hold=self.may_not_hold(side, grants))
+                           may_not_hold=self.may_not_hold(side, grants),
+                           unknown_for=self.unknown_for(side))
 
     def who_can(self, resource_ref: str, action: str) -> list[AccessGrant]:
         if not resource_ref.startswith(S3_ARN) or not bucket_name(resource_ref):
@@ -171,16 +182,24 @@ class AccessModel:
         return self.grants(self.bucket(bucket_arn), question_for(action, key))
 
     def unknown(self, side: BucketSide) -> list[str]:
+        """Gaps that may add principals for every access class."""
         notes = list(side.unknown)
         self.key(side)  # resolving the key records what is unknown about it
-        notes.extend(f"{e.service} {e.operation} failed ({e.code}): {e.message}"
-                     for e in self.inventory.errors_for(side.arn))
+        notes.extend(_failed(e) for e in self.inventory.errors_for(side.arn)
+                     if e.operation not in OBJECT_ACL_OPERATIONS)
         notes.extend(f"{e.service} {e.operation} failed ({e.code}) in account {e.account}: "
                      "principals or policies may be missing"
                      for e in self.inventory.errors
                      if e.provider == "aws" and e.service == "iam" and e.resource_id is None)
         notes.extend(self._graph_unknown)
         return sorted(set(notes))
+
+    def unknown_for(self, side: BucketSide) -> dict[str, list[str]]:
+        """Gaps that may add principals for some access classes only: an object ACL that could
+        not be read may grant reads and ACL changes, never writes or deletes."""
+        notes = sorted({_failed(e) for e in self.inventory.errors_for(side.arn)
+                        if e.operation in OBJECT_ACL_OPERATIONS})
+        return {access: notes for access in OBJECT_ACL_ACCESS} if notes else {}
 
     def may_not_hold(self, side: BucketSide, grants: Iterable[AccessGrant]) -> list[str]:
         """The guardrails not known that could remove some of ``grants``: the SCPs of an
