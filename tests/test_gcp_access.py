@@ -123,7 +123,11 @@ def test_analyze_covers_every_sensitive_bucket_with_every_access_class(scenario:
     assert set(assets) == {k for k, v in classifications.items() if v.sensitive}
     legacy = assets[ids.bucket_id("acme-ml-legacy-checkpoints")]
     assert {g.access for g in legacy.grants} == {"read", "write", "delete", "admin"}
-    assert any("uniform bucket-level access is off" in note for note in legacy.unknown)
+    # object ACLs not read can grant reads, never writes or deletes: only reads are undecided
+    assert legacy.unknown == []
+    assert any("uniform bucket-level access is off" in note
+               for note in legacy.unknown_about("read"))
+    assert legacy.unknown_about("write") == legacy.unknown_about("delete") == []
     public = assets[ids.bucket_id("acme-ml-public-checkpoints")]
     assert any("storage.publicAccessPrevention was not collected" in note for note in public.may_not_hold)
     assert any(g.principal == "allUsers" and g.public and g.access == "read" for g in public.grants)

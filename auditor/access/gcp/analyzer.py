@@ -52,13 +52,19 @@ class GcpAnalyzer:
             if classification is None or not classification.sensitive:
                 continue
             asset = AssetAccess(bucket.id)
-            gaps = Answer()
+            notes: dict[str, set[str]] = {}
+            caveats: set[str] = set()
             for access in ACCESS_CLASSES:
                 answer = _answer(engine, bucket, access)
-                gaps.absorb(answer)
+                notes[access] = answer.notes
+                caveats |= answer.caveats
                 asset.grants.extend(_grants(answer, access))
-            asset.unknown = sorted(gaps.notes)
-            asset.may_not_hold = sorted(gaps.caveats)
+            # a gap of some access classes only (an object ACL, say) leaves the others decided
+            everywhere = set.intersection(*notes.values())
+            asset.unknown = sorted(everywhere)
+            asset.unknown_for = {access: sorted(found - everywhere)
+                                 for access, found in notes.items() if found - everywhere}
+            asset.may_not_hold = sorted(caveats)
             yield asset
 
     def who_can(self, inventory: Inventory, resource_ref: str, action: str) -> list[AccessGrant]:

@@ -223,8 +223,10 @@ class AccessEngine:
     def _acl_routes(self, bucket: Resource, permission: str, variables: dict[str, Any],
                     answer: Answer) -> None:
         attributes = bucket.attributes
-        answer.notes.add("uniform bucket-level access is off: object ACLs, which are not fully "
-                         "collected, can grant access to principals not listed here")
+        # only the sampled objects' ACLs are read; the others can grant what an object ACL can
+        if any(permission in granted for granted in OBJECT_ACL_PERMISSIONS.values()):
+            answer.notes.add("uniform bucket-level access is off: object ACLs, which are not "
+                             "fully collected, can grant access to principals not listed here")
         sources = [("acl", f"{bucket.id}#acl", attributes.get("acl"), BUCKET_ACL_PERMISSIONS),
                    ("default_object_acl", f"{bucket.id}#defaultObjectAcl",
                     attributes.get("default_object_acl"), OBJECT_ACL_PERMISSIONS)]
