@@ -128,6 +128,14 @@ def aws_endpoint(aws_emulator: AwsEmulator) -> str:
     return aws_emulator.endpoint_url
 
 
+@pytest.fixture
+def moto_iam_enforcement(aws_emulator: AwsEmulator) -> None:
+    """For tests that turn IAM enforcement on through moto's own /moto-api/reset-auth."""
+    if not aws_emulator.is_moto:
+        pytest.skip(f"needs moto's /moto-api/reset-auth (IAM enforcement), which the emulator "
+                    f"at {EXTERNAL_ENDPOINT_VARIABLE}={aws_emulator.endpoint_url} lacks")
+
+
 @pytest.fixture(scope="session")
 def aws_ml_org_scenario() -> dict[str, Any]:
     return load_scenario(ORG_SCENARIO)

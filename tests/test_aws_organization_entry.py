@@ -27,11 +27,9 @@ from tests.test_aws_organization import (
 pytestmark = pytest.mark.emulator
 
 
+@pytest.mark.usefixtures("moto_iam_enforcement")
 def test_an_account_that_cannot_be_entered_is_an_error_and_the_rest_go_on(
         fresh_aws, tmp_path, monkeypatch) -> None:
-    if not fresh_aws.emulator.is_moto:
-        pytest.skip("needs moto's IAM enforcement (/moto-api/reset-auth); "
-                    "AUDITOR_TEST_AWS_ENDPOINT points at another emulator")
     org = build_org(fresh_aws.endpoint_url)
     barred = org.accounts["sandbox"]
     for account in org.active - {MANAGEMENT}:

@@ -427,11 +427,9 @@ def small_org(account: str, region: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.usefixtures("moto_iam_enforcement")
 def test_denied_calls_become_collection_errors_and_the_scan_goes_on(
         fresh_aws, aws_ml_org_scenario, tmp_path, monkeypatch) -> None:
-    if not fresh_aws.emulator.is_moto:
-        pytest.skip("needs moto's IAM enforcement (/moto-api/reset-auth); "
-                    "AUDITOR_TEST_AWS_ENDPOINT points at another emulator")
     account, region = aws_ml_org_scenario["account_id"], aws_ml_org_scenario["region"]
     fresh_aws.seed(small_org(account, region))
     iam = boto3.client("iam", endpoint_url=fresh_aws.endpoint_url)
@@ -465,10 +463,8 @@ def test_denied_calls_become_collection_errors_and_the_scan_goes_on(
     assert the(inventory, iam_arn({"account_id": account}, "user", "limited-auditor"))
 
 
+@pytest.mark.usefixtures("moto_iam_enforcement")
 def test_credentials_the_endpoint_rejects_yield_one_error_not_a_crash(aws_emulator) -> None:
-    if not aws_emulator.is_moto:
-        pytest.skip("needs moto's IAM enforcement (/moto-api/reset-auth); "
-                    "AUDITOR_TEST_AWS_ENDPOINT points at another emulator")
     # with IAM enforced, moto knows no access key "testing": the first call is refused
     enforce_iam(aws_emulator.endpoint_url, True)
     try:

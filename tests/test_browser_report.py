@@ -475,7 +475,8 @@ def test_hostile_text_never_runs(page: Page, render: Callable[..., Path], compre
 
 
 @pytest.mark.skipif(not os.environ.get(SELFTEST_VARIABLE),
-                    reason=f"fails on purpose; run only by the screenshot test ({SELFTEST_VARIABLE})")
+                    reason=f"needs {SELFTEST_VARIABLE}=1, which only the screenshot test sets: "
+                           "this test fails on purpose to exercise the screenshot hook")
 def test_deliberate_failure_for_the_screenshot_hook(page: Page, report: RunResult) -> None:
     assert page.rows() == [], "this failure is expected"
 

@@ -129,8 +129,8 @@ def test_a_malformed_s3_url_is_a_config_error(run_dir: Path, url: str) -> None:
 
 @pytest.fixture(scope="module")
 def gcs_endpoint() -> Iterator[str]:
-    pytest.importorskip("google.cloud.storage", reason="google-cloud-storage (the gcp extra)")
-    pytest.importorskip("gcp_storage_emulator", reason="gcp-storage-emulator (the test extra)")
+    pytest.importorskip("google.cloud.storage", reason="needs google-cloud-storage installed")
+    pytest.importorskip("gcp_storage_emulator", reason="needs gcp-storage-emulator installed")
     with gcs_emulator() as endpoint:
         yield endpoint
 

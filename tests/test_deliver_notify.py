@@ -33,7 +33,7 @@ from tests.test_deliver_support import (
 )
 from tests.test_report_json import PAYLOADS
 
-pytest.importorskip("aiosmtpd", reason="aiosmtpd (pip install aiosmtpd) for the SMTP server")
+pytest.importorskip("aiosmtpd", reason="needs aiosmtpd installed (the test extra), for a local SMTP server")
 
 DELIVERERS = {"email": EmailDeliverer, "webhook": WebhookDeliverer, "directory": DirectoryDeliverer}
 PASSWORD_ENV, WEBHOOK_ENV = "TEST_SMTP_PASSWORD", "TEST_WEBHOOK_URL"

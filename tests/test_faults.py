@@ -68,14 +68,6 @@ def retries_follow_the_environment() -> bool:
                                           "total_max_attempts": int(RETRIES["AWS_MAX_ATTEMPTS"])}
 
 
-@pytest.fixture
-def configurable_retries() -> None:
-    if not retries_follow_the_environment():
-        pytest.skip("auditor/scanners/aws/clients.py ignores AWS_MAX_ATTEMPTS and AWS_RETRY_MODE "
-                    "(8 adaptive attempts make a faulted scan take minutes): apply the retries "
-                    "patch of issue 10 (test_aws_retries_follow_the_aws_settings fails meanwhile)")
-
-
 def profile(endpoint_url: str) -> Profile:
     return Profile(name=PROFILE, source="test", scan=ScanSettings(max_workers=WORKERS),
                    providers={"aws": {"endpoint_url": endpoint_url, "regions": [TEST_REGION]}})
@@ -174,7 +166,6 @@ def assert_reads_only(log: list[Seen]) -> None:
     assert writes == []
 
 
-@pytest.mark.usefixtures("configurable_retries")
 def test_throttling_errors_resets_and_latency_leave_an_honest_incomplete_report(
         upstream: MotoHandle, baseline: Baseline, tmp_path: Path) -> None:
     with FaultProxy(upstream.endpoint_url, TRANSIENT_FAULTS) as proxy:
@@ -186,7 +177,6 @@ def test_throttling_errors_resets_and_latency_leave_an_honest_incomplete_report(
     assert_reads_only(proxy.log)
 
 
-@pytest.mark.usefixtures("configurable_retries")
 def test_the_emulator_stopped_mid_scan_leaves_an_honest_incomplete_report(
         upstream: MotoHandle, baseline: Baseline, tmp_path: Path) -> None:
     plan = FaultPlan(seed=SEED, stop_upstream_after=baseline.requests * 2 // 3)
@@ -201,8 +191,8 @@ def test_the_emulator_stopped_mid_scan_leaves_an_honest_incomplete_report(
 
 def test_aws_retries_follow_the_aws_settings() -> None:
     assert retries_follow_the_environment(), (
-        "auditor/scanners/aws/clients.py hard-codes its retries and ignores AWS_MAX_ATTEMPTS "
-        "and AWS_RETRY_MODE: apply the retries patch of issue 10")
+        "auditor/scanners/aws/clients.py ignores AWS_MAX_ATTEMPTS and AWS_RETRY_MODE: users "
+        "cannot tune retries, and the faulted scans here would take minutes")
 
 
 # -- the proxy itself -----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def _client() -> Any:
         from auditor.scanners.gcp.clients import quiet_storage_client
     except ImportError:
         raise DeliveryError("gs:// delivery needs google-cloud-storage "
-                            "(pip install 'auditor[gcp]')") from None
+                            "(a dependency of the auditor: reinstall it)") from None
     emulator = os.environ.get(EMULATOR_VARIABLE)
     if emulator:
         endpoint = emulator if "://" in emulator else f"http://{emulator}"
