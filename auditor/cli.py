@@ -523,13 +523,11 @@ def permissions(provider: str, role_name: str | None, log_sources: tuple[str, ..
     With --profile, the role of an organization scan and the s3:// log sources of the
     profile's [activity] table are taken from audit.toml.
     """
-    from auditor.errors import ConfigError
+    from auditor.deliver.settings import bucket_url
     from auditor.permissions import format_document, least_privilege_policy
 
-    for location in log_sources:
-        if not location.startswith("s3://") or not location[len("s3://"):].split("/")[0]:
-            raise ConfigError(f"--log-source {location!r}: expected s3://BUCKET/PREFIX (local "
-                              "log folders need no cloud permission)")
+    for location in log_sources:  # local log folders need no cloud permission
+        bucket_url(location, "s3", "--log-source")
     locations = list(log_sources)
     if profile_name:
         profile = _load_profile(profile_name, config_path)

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from auditor import plugins
+from auditor.bucket_urls import split_bucket_url
 
 SCANNERS = "auditor.scanners"
 AWS_POLICY_VERSION = "2012-10-17"
@@ -60,14 +61,9 @@ def least_privilege_policy(provider: str, *, entry_role: str | None = None,
     scanner = plugins.get(SCANNERS, provider)
     needs = Needs(sorted(set(scanner.permissions)),
                   sorted(set(getattr(scanner, "entry_permissions", ()))), entry_role,
-                  sorted({_bucket_and_prefix(url) for url in log_locations
-                          if url.startswith("s3://")}))
+                  sorted({split for url in log_locations
+                          if (split := split_bucket_url(url, "s3")) is not None}))
     return _BUILDERS.get(provider, _generic(provider))(needs)
-
-
-def _bucket_and_prefix(url: str) -> tuple[str, str]:
-    bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    return bucket, prefix
 
 
 def policy_permissions(document: dict[str, Any]) -> set[str]:

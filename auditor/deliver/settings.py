@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from auditor.bucket_urls import split_bucket_url
 from auditor.deliver.secrets import ENV_NAME
 from auditor.errors import ConfigError, PluginError
 from auditor.scanners.base import Option
@@ -109,10 +110,11 @@ def env_name(value: Any, location: str) -> str:
 
 def bucket_url(value: str, scheme: str, location: str) -> tuple[str, str]:
     """``scheme://bucket/prefix`` -> (bucket, prefix without slashes at either end)."""
-    head = f"{scheme}://"
-    bucket, _, prefix = value.removeprefix(head).partition("/")
-    if not value.startswith(head) or not bucket:
-        raise ConfigError(f"must look like {head}BUCKET/PREFIX, not {value!r}", location=location)
+    split = split_bucket_url(value, scheme)
+    if split is None:
+        raise ConfigError(f"must look like {scheme}://BUCKET/PREFIX, not {value!r}",
+                          location=location)
+    bucket, prefix = split
     if not (3 <= len(bucket) <= 63 and bucket.replace("-", "").replace(".", "").replace("_", "")
             .isalnum() and bucket == bucket.lower()):
         raise ConfigError(f"{bucket!r} is not a bucket name", location=location)

@@ -11,10 +11,10 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from auditor.bucket_urls import split_bucket_url
 from auditor.scanners.aws.clients import AwsClients, session_for_profile
 
 S3_LOG_PERMISSIONS = ("s3:ListBucket", "s3:GetObject")
@@ -29,10 +29,10 @@ def fetch_prefix(url: str, accept: Callable[[str], bool], staging: Path, *,
                  aws_profile: str | None = None, endpoint_url: str | None = None
                  ) -> tuple[list[Fetched], list[Problem]]:
     """Copy the objects under ``url`` (s3://BUCKET/PREFIX) whose key ``accept`` takes."""
-    parsed = urlparse(url)
-    bucket, prefix = parsed.netloc, parsed.path.lstrip("/")
-    if not bucket:
+    split = split_bucket_url(url, "s3")
+    if split is None:
         return [], [(url, "an s3:// location needs a bucket: s3://BUCKET/PREFIX")]
+    bucket, prefix = split
     s3 = AwsClients(session_for_profile(aws_profile), endpoint_url=endpoint_url,
                     max_workers=DOWNLOADS).client("s3")
     folder = staging / "s3" / _SAFE_NAME.sub("_", bucket)
