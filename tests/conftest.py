@@ -128,6 +128,18 @@ def aws_endpoint(aws_emulator: AwsEmulator) -> str:
     return aws_emulator.endpoint_url
 
 
+def key_as_profile(iam: Any, user: str, profile: str, folder: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new access key of ``user``, as the named ``profile`` of a shared credentials file that
+    the AWS SDK reads for the rest of the test (a scan with its permissions, not the admin's)."""
+    secret = iam.create_access_key(UserName=user)["AccessKey"]
+    credentials = folder / "credentials"
+    credentials.write_text(f"[{profile}]\naws_access_key_id = {secret['AccessKeyId']}\n"
+                           f"aws_secret_access_key = {secret['SecretAccessKey']}\n",
+                           encoding="utf-8")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+
+
 @pytest.fixture
 def moto_iam_enforcement(aws_emulator: AwsEmulator) -> None:
     """For tests that turn IAM enforcement on through moto's own /moto-api/reset-auth."""

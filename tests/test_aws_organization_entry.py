@@ -16,6 +16,7 @@ from auditor.demo.server import enforce_iam
 from auditor.inventory import Inventory
 from auditor.scanners.aws.scanner import AwsScanner
 from auditor.scanners.base import ScanSettings
+from tests.conftest import key_as_profile
 from tests.test_aws_organization import (
     ENTRY_ROLE,
     MANAGEMENT,
@@ -44,12 +45,7 @@ def test_an_account_that_cannot_be_entered_is_an_error_and_the_rest_go_on(
     iam.put_user_policy(UserName="org-auditor", PolicyName="scan",
                         PolicyDocument=allow_all_but("sts:AssumeRole",
                                                      f"arn:aws:iam::{barred}:role/*"))
-    secret = iam.create_access_key(UserName="org-auditor")["AccessKey"]
-    credentials = tmp_path / "credentials"
-    credentials.write_text(f"[org-auditor]\naws_access_key_id = {secret['AccessKeyId']}\n"
-                           f"aws_secret_access_key = {secret['SecretAccessKey']}\n",
-                           encoding="utf-8")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    key_as_profile(iam, "org-auditor", "org-auditor", tmp_path, monkeypatch)
 
     inventory = enforced_scan(fresh_aws.endpoint_url, org_config(org, profile="org-auditor"))
 

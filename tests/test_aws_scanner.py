@@ -29,6 +29,7 @@ from auditor.scanners.aws.api import AwsApi
 from auditor.scanners.aws.clients import AwsClients, session_for_profile
 from auditor.scanners.aws.scanner import AwsScanner
 from auditor.scanners.base import ScanSettings
+from tests.conftest import key_as_profile
 
 pytestmark = pytest.mark.emulator
 
@@ -433,12 +434,7 @@ def test_denied_calls_become_collection_errors_and_the_scan_goes_on(
     account, region = aws_ml_org_scenario["account_id"], aws_ml_org_scenario["region"]
     fresh_aws.seed(small_org(account, region))
     iam = boto3.client("iam", endpoint_url=fresh_aws.endpoint_url)
-    secret = iam.create_access_key(UserName="limited-auditor")["AccessKey"]
-    credentials = tmp_path / "credentials"
-    credentials.write_text(f"[limited]\naws_access_key_id = {secret['AccessKeyId']}\n"
-                           f"aws_secret_access_key = {secret['SecretAccessKey']}\n",
-                           encoding="utf-8")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    key_as_profile(iam, "limited-auditor", "limited", tmp_path, monkeypatch)
 
     enforce_iam(fresh_aws.endpoint_url, True)
     try:
